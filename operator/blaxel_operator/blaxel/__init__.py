@@ -1,0 +1,1 @@
+"""The edge toward Blaxel: one pooled HTTP client and typed errors."""

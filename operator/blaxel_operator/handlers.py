@@ -1,0 +1,177 @@
+"""Kopf wiring, kept thin: every event of a resource pokes its daemon, the daemon reconciles on a
+schedule (fast while Blaxel deploys, `--poll-interval` when settled), deletion goes through a finalizer.
+
+No create/update handlers: they would store Kopf's diff-base on every change (a Kubernetes write) and
+could run concurrently with the poll. The per-object daemon starts on create and on operator start
+(resume), and is woken on every spec or annotation change, so create/update/resume all reconcile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from .blaxel.client import BlaxelApi, ExternalClient
+from .config import FINALIZER, WATCHED_ANNOTATIONS, OperatorConfig
+from .controller import Controller, ObjectState
+from .kinds.base import Kind
+from .kubeapi import KubeApi
+from .logs import REDACTOR
+
+log = logging.getLogger(__name__)
+
+
+def post_event(body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
+    kopf.event(dict(body), type=type, reason=reason, message=message)  # type: ignore[arg-type]
+
+
+class Runtime:
+    """Shared clients, created once per operator process."""
+
+    def __init__(self, config: OperatorConfig) -> None:
+        self.config = config
+        self.api = BlaxelApi(
+            config.api_url,
+            timeout=config.request_timeout,
+            max_inflight=config.max_inflight,
+            rate=config.rate_limit,
+            burst=config.rate_burst,
+        )
+        self.connection: kopf.ConnectionInfo | None = None
+        self.kube: KubeApi | None = None
+        self.controllers: dict[str, Controller] = {}
+
+    def set_connection(self, info: kopf.ConnectionInfo) -> None:
+        old = self.kube
+        self.connection = info
+        self.kube = KubeApi(info)
+        for controller in self.controllers.values():
+            controller.kube = self.kube
+        if old is not None:
+            asyncio.get_running_loop().create_task(old.close())
+
+    def controller(self, kind: Kind) -> Controller:
+        if kind.kind not in self.controllers:
+            if self.kube is None:
+                raise kopf.TemporaryError("not logged in to Kubernetes yet", delay=1)
+            external = ExternalClient(self.api, kind.api_collection)
+            self.controllers[kind.kind] = Controller(kind, external, self.kube, self.config, post_event)
+        return self.controllers[kind.kind]
+
+    async def close(self) -> None:
+        await self.api.close()
+        if self.kube is not None:
+            await self.kube.close()
+
+
+def object_state(memo: Any) -> ObjectState:
+    state = getattr(memo, "blaxel_state", None)
+    if state is None:
+        state = ObjectState()
+        memo.blaxel_state = state
+    return state
+
+
+def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: list[Kind]) -> Runtime:
+    runtime = Runtime(config)
+    if config.default_credentials is not None:
+        REDACTOR.add(config.default_credentials.api_key)
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.persistence.finalizer = FINALIZER
+        # Kopf's own bookkeeping lives in annotations, never in status (the CRD would prune it).
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="blaxel.ai")
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix="blaxel.ai", key="last-handled-configuration"
+        )
+        # Only our explicit events become Kubernetes Events, not every log line of Kopf.
+        settings.posting.level = logging.CRITICAL
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        settings.networking.request_timeout = 60
+        if config.peering:
+            settings.peering.name = config.peering
+            settings.peering.mandatory = True
+            settings.peering.standalone = False
+        else:
+            settings.peering.standalone = True
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        if info is not None:
+            runtime.set_connection(info)
+        return info
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        await runtime.close()
+
+    for kind in kinds:
+        _register_kind(registry, runtime, kind)
+    return runtime
+
+
+def _register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind) -> None:
+    resource = (kind.group, kind.version, kind.plural)
+
+    @kopf.on.event(*resource, registry=registry)
+    def poke(body: kopf.Body, memo: Any, **_: Any) -> None:
+        """Wake the daemon on a spec change or a change of one of our annotations, not on status."""
+        state = object_state(memo)
+        annotations = body.metadata.annotations
+        seen = (
+            body.metadata.get("generation"),
+            tuple(annotations.get(a) for a in WATCHED_ANNOTATIONS),
+        )
+        if state.seen is not None and seen != state.seen:
+            state.wake.set()
+        state.seen = seen
+
+    @kopf.daemon(*resource, registry=registry, cancellation_timeout=120.0, id="reconcile")
+    async def reconcile(
+        body: kopf.Body, memo: Any, stopped: kopf.DaemonStopped, logger: Any, **_: Any
+    ) -> None:
+        state = object_state(memo)
+        controller = runtime.controller(kind)
+        failures = 0
+        while not stopped:
+            state.wake.clear()
+            try:
+                async with state.lock:
+                    delay = await controller.reconcile(body, state)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the loop must survive anything, e.g. a Kubernetes API hiccup
+                failures += 1
+                delay = min(runtime.config.max_backoff, 2.0**failures)
+                logger.error(f"reconcile failed ({type(exc).__name__}: {exc}); retrying in {delay:.0f}s")
+            await _sleep_or_wake(state.wake, stopped, delay)
+
+    @kopf.on.delete(*resource, registry=registry, id="delete")
+    async def delete(body: kopf.Body, memo: Any, logger: Any, **_: Any) -> None:
+        state = object_state(memo)
+        controller = runtime.controller(kind)
+        async with state.lock:
+            done, delay, message = await controller.delete(body, state)
+        if not done:
+            raise kopf.TemporaryError(message, delay=delay)
+        logger.info(f"released: {message}")
+
+
+async def _sleep_or_wake(wake: asyncio.Event, stopped: kopf.DaemonStopped, delay: float) -> None:
+    waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=max(0.0, delay), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter

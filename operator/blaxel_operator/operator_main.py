@@ -1,0 +1,40 @@
+"""The operator process: Kopf plus the metrics server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import kopf
+
+from .config import OperatorConfig
+from .handlers import register
+from .kinds import agent
+from .logs import configure
+from .serving import keep_readiness, start_metrics_server
+
+KINDS = [agent.KIND]
+
+
+async def run_operator(config: OperatorConfig) -> int:
+    configure(config.log_format, config.log_level)
+    registry = kopf.OperatorRegistry()
+    runtime = register(registry, config, KINDS)
+    runner = await start_metrics_server(config.metrics_port) if config.metrics_port else None
+    keeper = asyncio.create_task(keep_readiness(runtime.api, config.default_credentials))
+    try:
+        await kopf.operator(
+            registry=registry,
+            clusterwide=config.all_namespaces,
+            namespaces=config.namespaces,
+            standalone=config.peering is None,
+            peering_name=config.peering,
+            liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None,
+        )
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        if runner is not None:
+            await runner.cleanup()
+    return 0

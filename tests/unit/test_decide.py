@@ -1,0 +1,87 @@
+"""The decision table: what to do given desired, remote and our last status (no server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from blaxel_operator.core import reconcile as core
+from blaxel_operator.kinds import agent
+
+OWNER = core.owner_labels("c1", "ns", "res")
+OTHER = core.owner_labels("c1", "other-ns", "res")
+
+
+def desired(spec: dict[str, Any] | None = None, has_secrets: bool = False) -> core.Desired:
+    parsed = agent.parse_spec(spec or {"runtime": {"memory": 2048}})
+    payload = agent.build_payload(parsed, "res", {}, OWNER)
+    return core.make_desired("res", payload, agent.comparable_desired(payload), has_secrets)
+
+
+def remote(labels: dict[str, str] | None, memory: int = 2048, status: str = "DEPLOYED") -> dict[str, Any]:
+    return {
+        "metadata": {"name": "res", "labels": labels or {}},
+        "spec": {"runtime": {"memory": memory}},
+        "status": status,
+    }
+
+
+def decide(
+    d: core.Desired, r: dict[str, Any] | None, status: dict[str, Any], adopt: bool = False
+) -> core.Decision:
+    observed = agent.comparable_observed(r, d.payload) if r is not None else None
+    return core.decide(d, r, owner=OWNER, status=status, adopt=adopt, comparable_observed=observed)
+
+
+D = desired()
+APPLIED = {"appliedHash": D.hash, "atProvider": {"name": "res"}}
+
+
+@pytest.mark.parametrize(
+    ("case", "r", "status", "adopt", "action", "write"),
+    [
+        ("new resource", None, {}, False, core.Action.CREATE, True),
+        ("deleted outside Kubernetes", None, APPLIED, False, core.Action.RECREATE, True),
+        ("up to date", remote(OWNER), APPLIED, False, core.Action.NOTHING, False),
+        ("crash after POST, no secrets", remote(OWNER), {}, False, core.Action.NOTHING, False),
+        ("spec changed", remote(OWNER), {"appliedHash": "sha256:old"}, False, core.Action.UPDATE, True),
+        ("drift", remote(OWNER, memory=4096), APPLIED, False, core.Action.CORRECT_DRIFT, True),
+        ("unowned, no adoption", remote(None), {}, False, core.Action.ALREADY_EXISTS, False),
+        ("owned by another resource", remote(OTHER), {}, True, core.Action.ALREADY_EXISTS, False),
+        ("adopt identical", remote(None), {}, True, core.Action.ADOPT, False),
+        ("adopt different", remote(None, memory=512), {}, True, core.Action.ADOPT, True),
+        ("remote deleting", remote(OWNER, status="DELETING"), APPLIED, False, core.Action.WAIT, False),
+        ("rejected before", remote(OWNER), {"rejectedHash": D.hash}, False, core.Action.REJECTED, False),
+        ("unknown status", remote(OWNER, status="HIBERNATING"), APPLIED, False, core.Action.NOTHING, False),
+    ],
+)
+def test_decide(
+    case: str, r: dict[str, Any] | None, status: dict[str, Any], adopt: bool, action: core.Action, write: bool
+) -> None:
+    decision = decide(D, r, status, adopt)
+    assert (decision.action, decision.write) == (action, write), case
+
+
+def test_drift_names_fields() -> None:
+    assert decide(D, remote(OWNER, memory=4096), APPLIED).drift == ["spec.runtime.memory"]
+
+
+def test_secrets_without_applied_hash_force_an_update() -> None:
+    d = desired(has_secrets=True)
+    assert decide(d, remote(OWNER), {}).action is core.Action.UPDATE
+
+
+@pytest.mark.parametrize(
+    ("r", "adopted", "action"),
+    [
+        (None, False, core.DeleteAction.RELEASE),
+        (remote(OWNER), False, core.DeleteAction.DELETE),
+        (remote(OWNER, status="DELETING"), False, core.DeleteAction.WAIT),
+        (remote(OTHER), False, core.DeleteAction.RELEASE),
+        (remote(None), False, core.DeleteAction.RELEASE),
+        (remote(None), True, core.DeleteAction.DELETE),
+    ],
+)
+def test_decide_delete(r: dict[str, Any] | None, adopted: bool, action: core.DeleteAction) -> None:
+    assert core.decide_delete(r, owner=OWNER, adopted=adopted) is action

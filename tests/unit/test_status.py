@@ -1,0 +1,168 @@
+"""Status and conditions produced from an outcome (no server)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from blaxel_operator.core import reconcile as core
+from blaxel_operator.core.conditions import find
+
+NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
+
+
+def agent_obj(status: str, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": "bot",
+            "workspace": "ws",
+            "url": "https://run/bot",
+            "createdAt": "2026-11-29T11:00:00Z",
+        },
+        "spec": {},
+        "status": status,
+        "events": events or [],
+    }
+
+
+def types(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+
+
+@pytest.mark.parametrize(
+    ("remote_status", "expected"),
+    [
+        ("DEPLOYED", {"Ready": ("True", "Deployed"), "Synced": ("True", "ReconcileSuccess")}),
+        (
+            "BUILDING",
+            {
+                "Ready": ("False", "Deploying"),
+                "Synced": ("True", "ReconcileSuccess"),
+                "Reconciling": ("True", "Deploying"),
+            },
+        ),
+        (
+            "FAILED",
+            {
+                "Ready": ("False", "DeployFailed"),
+                "Synced": ("True", "ReconcileSuccess"),
+                "Stalled": ("True", "DeployFailed"),
+            },
+        ),
+        (
+            "SOMETHING_NEW",
+            {
+                "Ready": ("False", "Deploying"),
+                "Synced": ("True", "ReconcileSuccess"),
+                "Reconciling": ("True", "Deploying"),
+            },
+        ),
+    ],
+)
+def test_remote_status_to_conditions(remote_status: str, expected: dict[str, tuple[str, str]]) -> None:
+    out = core.Outcome(
+        generation=3, now=NOW, remote=agent_obj(remote_status), remote_known=True, applied_hash="h"
+    )
+    status = core.status_for(out, {})
+    assert types(status) == expected
+    assert status["observedGeneration"] == 3
+    assert status["atProvider"]["status"] == remote_status
+    assert all(c["observedGeneration"] == 3 for c in status["conditions"])
+
+
+@pytest.mark.parametrize(
+    ("problem", "ready_reason", "stalled"),
+    [
+        (core.Problem.INVALID_SPEC, "InvalidSpec", True),
+        (core.Problem.ALREADY_EXISTS, "AlreadyExists", True),
+        (core.Problem.UNAUTHORIZED, "Unauthorized", True),
+        (core.Problem.SECRET_NOT_FOUND, "SecretNotFound", False),
+    ],
+)
+def test_problems(problem: core.Problem, ready_reason: str, stalled: bool) -> None:
+    status = core.status_for(core.Outcome(generation=2, now=NOW, problem=problem, message="why"), {})
+    conds = types(status)
+    assert conds["Ready"] == ("False", ready_reason)
+    assert conds["Synced"] == ("False", "ReconcileError")
+    assert ("Stalled" in conds) is stalled
+    assert ("Reconciling" in conds) is (not stalled)
+
+
+def test_transient_error_keeps_ready_and_reports_synced_false() -> None:
+    ok = core.status_for(
+        core.Outcome(
+            generation=1, now=NOW, remote=agent_obj("DEPLOYED"), remote_known=True, applied_hash="h"
+        ),
+        {},
+    )
+    failed = core.status_for(
+        core.Outcome(
+            generation=1, now=NOW, problem=core.Problem.TRANSIENT, message="503; next try at 12:00:05Z"
+        ),
+        ok,
+    )
+    assert types(failed)["Ready"] == ("True", "Deployed")
+    assert types(failed)["Synced"] == ("False", "ReconcileError")
+    assert "next try" in (find(failed["conditions"], "Synced") or {})["message"]
+
+
+def test_nothing_changed_means_identical_status() -> None:
+    out = core.Outcome(
+        generation=1, now=NOW, remote=agent_obj("DEPLOYED"), remote_known=True, applied_hash="h"
+    )
+    first = core.status_for(out, {})
+    later = core.Outcome(
+        generation=1,
+        now=NOW + timedelta(minutes=10),
+        remote=agent_obj("DEPLOYED"),
+        remote_known=True,
+        applied_hash="h",
+    )
+    assert core.status_for(later, first) == first
+
+
+def test_transition_time_moves_only_on_flip() -> None:
+    building = core.status_for(
+        core.Outcome(
+            generation=1, now=NOW, remote=agent_obj("BUILDING"), remote_known=True, applied_hash="h"
+        ),
+        {},
+    )
+    later = NOW + timedelta(seconds=30)
+    deployed = core.status_for(
+        core.Outcome(
+            generation=1, now=later, remote=agent_obj("DEPLOYED"), remote_known=True, applied_hash="h"
+        ),
+        building,
+    )
+    ready = find(deployed["conditions"], "Ready") or {}
+    synced = find(deployed["conditions"], "Synced") or {}
+    assert ready["lastTransitionTime"] == core.iso(later)
+    assert synced["lastTransitionTime"] == core.iso(NOW)
+
+
+def test_stale_failed_right_after_put_is_deploying() -> None:
+    old_event = {"type": "deployment", "status": "FAILED", "message": "boom", "time": "2026-11-29T11:59:00Z"}
+    out = core.Outcome(
+        generation=2,
+        now=NOW,
+        remote=agent_obj("FAILED", [old_event]),
+        remote_known=True,
+        applied_hash="h",
+        applied_now=True,
+    )
+    assert types(core.status_for(out, {}))["Ready"] == ("False", "Deploying")
+
+
+def test_events_are_truncated_to_the_most_recent() -> None:
+    events = [
+        {"type": "deployment", "status": "DEPLOYING", "time": f"2026-11-29T11:00:{i:02d}Z"} for i in range(20)
+    ]
+    out = core.Outcome(
+        generation=1, now=NOW, remote=agent_obj("DEPLOYED", events), remote_known=True, applied_hash="h"
+    )
+    kept = core.status_for(out, {})["atProvider"]["events"]
+    assert len(kept) == core.EVENTS_KEPT
+    assert kept[-1]["time"] == "2026-11-29T11:00:19Z"
