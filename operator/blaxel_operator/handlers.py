@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -95,10 +96,14 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: lis
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.networking.request_timeout = 60
+        # Resources come from API discovery; scanning namespaces/CRDs would need extra RBAC for nothing.
+        settings.scanning.disabled = True
         if config.peering:
             settings.peering.name = config.peering
             settings.peering.mandatory = True
             settings.peering.standalone = False
+            # Peers of equal priority all pause; distinct priorities make one replica active, the rest standby.
+            settings.peering.priority = random.randint(1, 2**31 - 1)
         else:
             settings.peering.standalone = True
 
