@@ -52,6 +52,7 @@ class ObjectState:
     seen: tuple[Any, ...] | None = None  # generation + watched annotations last seen
     status_cache: dict[str, Any] | None = None  # what we last wrote...
     status_cache_base: str | None = None  # ...and the resourceVersion it was written over
+    delete_requested: bool = False  # DELETE sent; the remote's 404 then means "deleted"
 
 
 def annotations_of(body: Mapping[str, Any]) -> Mapping[str, str]:
@@ -501,6 +502,9 @@ class Controller:
             remote = await self.external.observe(creds, name)
             action = core.decide_delete(remote, owner=self.owner(body), adopted=adopted)
             if action is core.DeleteAction.RELEASE:
+                if remote is None and state.delete_requested:
+                    self.post_event(body, type="Normal", reason="Deleted", message=f"deleted agent {name}")
+                    return True, 0, "deleted"
                 if remote is not None:
                     self.post_event(
                         body,
@@ -511,10 +515,12 @@ class Controller:
                 return True, 0, "released"
             if action is core.DeleteAction.DELETE:
                 remote = await self.external.delete(creds, name)
+                state.delete_requested = True
                 if remote is None:
                     self.post_event(body, type="Normal", reason="Deleted", message=f"deleted agent {name}")
                     return True, 0, "deleted"
                 self.post_event(body, type="Normal", reason="Deleting", message=f"deleting agent {name}")
+            state.delete_requested = True  # ours and DELETING (also after a restart mid-deletion)
             return False, self.config.deploy_poll_interval, f"waiting for agent {name} to be deleted"
         except Unauthorized as exc:
             state.failures += 1

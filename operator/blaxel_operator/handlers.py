@@ -46,6 +46,7 @@ class Runtime:
         self.connection: kopf.ConnectionInfo | None = None
         self.kube: KubeApi | None = None
         self.controllers: dict[str, Controller] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def set_connection(self, info: kopf.ConnectionInfo) -> None:
         old = self.kube
@@ -54,7 +55,9 @@ class Runtime:
         for controller in self.controllers.values():
             controller.kube = self.kube
         if old is not None:
-            asyncio.get_running_loop().create_task(old.close())
+            task = asyncio.get_running_loop().create_task(old.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def controller(self, kind: Kind) -> Controller:
         if kind.kind not in self.controllers:
@@ -70,6 +73,16 @@ class Runtime:
             await self.kube.close()
 
 
+WAKE_HANDLER = "wake"
+
+
+class QuietWakeFilter(logging.Filter):
+    """Kopf logs every event handler run at INFO; the wake-up runs on every watch event: drop those."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.INFO and f"'{WAKE_HANDLER}'" in str(record.msg))
+
+
 def object_state(memo: Any) -> ObjectState:
     state = getattr(memo, "blaxel_state", None)
     if state is None:
@@ -80,6 +93,7 @@ def object_state(memo: Any) -> ObjectState:
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: list[Kind]) -> Runtime:
     runtime = Runtime(config)
+    logging.getLogger("kopf.objects").addFilter(QuietWakeFilter())
     if config.default_credentials is not None:
         REDACTOR.add(config.default_credentials.api_key)
 
@@ -108,7 +122,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: lis
             settings.peering.standalone = True
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
         if info is not None:
             runtime.set_connection(info)
@@ -126,8 +140,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: lis
 def _register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind) -> None:
     resource = (kind.group, kind.version, kind.plural)
 
-    @kopf.on.event(*resource, registry=registry)
-    def poke(body: kopf.Body, memo: Any, **_: Any) -> None:
+    @kopf.on.event(*resource, registry=registry, id=WAKE_HANDLER)
+    def wake(body: kopf.Body, memo: Any, **_: Any) -> None:
         """Wake the daemon on a spec change or a change of one of our annotations, not on status."""
         state = object_state(memo)
         annotations = body.metadata.annotations

@@ -54,3 +54,4 @@ def configure(log_format: str = "text", level: str = "info") -> None:
         handler.addFilter(REDACTOR)
     # httpx logs every request URL at INFO; URLs carry no secrets, but this is noise.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # probe and scrape requests

@@ -240,8 +240,15 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+# Regions Blaxel deploys to (docs list these; an unknown region is refused, as by the real API).
+KNOWN_REGIONS = frozenset({"us-pdx-1", "us-was-1", "eu-lon-1", "eu-dub-1", "eu-fra-1", "ap-sin-1", "ap-syd-1"})
+
+
 def _cross_checks(spec: dict[str, Any], errors: list[str]) -> None:
     runtime = spec.get("runtime") or {}
+    region = spec.get("region")
+    if isinstance(region, str) and region not in KNOWN_REGIONS:
+        errors.append(f"spec.region: unknown region {region!r}; known: {', '.join(sorted(KNOWN_REGIONS))}")
     volumes = spec.get("volumes") or []
     if volumes and not spec.get("region"):
         errors.append("spec.region: required when volumes are attached")
