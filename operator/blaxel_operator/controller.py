@@ -23,6 +23,7 @@ from .core import reconcile as core
 from .core.conditions import READY, find
 from .kinds.base import Kind, SecretRef
 from .kubeapi import KubeApi, merge_patch
+from .logs import REDACTOR
 from .metrics import BACKOFF, KUBE_WRITES, RECONCILES
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class Controller:
                     core.Problem.SECRET_NOT_FOUND,
                     f"credentials Secret {namespace}/{ref.name} has no key apiKey",
                 )
+            REDACTOR.add(data["apiKey"])
             return Credentials(data["apiKey"], workspace or data.get("workspace") or None)
         if self.config.credentials_secret is not None:
             sns, sname = self.config.credentials_secret
@@ -131,6 +133,7 @@ class Controller:
                     core.Problem.SECRET_NOT_FOUND,
                     f"operator credentials Secret {sns}/{sname} not found or without key apiKey",
                 )
+            REDACTOR.add(data["apiKey"])
             return Credentials(data["apiKey"], workspace or data.get("workspace") or None)
         default = self.config.default_credentials
         if default is None:
@@ -154,6 +157,7 @@ class Controller:
                     core.Problem.SECRET_NOT_FOUND, f"Secret {namespace}/{ref.name} has no key {ref.key!r}"
                 )
             values[ref] = data[ref.key]
+            REDACTOR.add(values[ref])
         return values
 
     def parse(self, body: Mapping[str, Any]) -> Any:

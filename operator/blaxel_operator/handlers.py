@@ -74,6 +74,7 @@ class Runtime:
 
 
 WAKE_HANDLER = "wake"
+IN_HANDLER_WAIT = 60.0  # seconds a deletion handler waits in place before handing back to Kopf
 
 
 class QuietWakeFilter(logging.Filter):
@@ -178,11 +179,19 @@ def _register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind
     async def delete(body: kopf.Body, memo: Any, logger: Any, **_: Any) -> None:
         state = object_state(memo)
         controller = runtime.controller(kind)
-        async with state.lock:
-            done, delay, message = await controller.delete(body, state)
-        if not done:
-            raise kopf.TemporaryError(message, delay=delay)
-        logger.info(f"released: {message}")
+        # Short waits (remote DELETING) happen here rather than through Kopf's retries: each retry
+        # would write progress annotations, a Kubernetes write per deletion poll.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + IN_HANDLER_WAIT
+        while True:
+            async with state.lock:
+                done, delay, message = await controller.delete(body, state)
+            if done:
+                logger.info(f"finalizer released: {message}")
+                return
+            if delay > IN_HANDLER_WAIT / 4 or loop.time() + delay > deadline:
+                raise kopf.TemporaryError(message, delay=delay)
+            await asyncio.sleep(delay)
 
 
 async def _sleep_or_wake(wake: asyncio.Event, stopped: kopf.DaemonStopped, delay: float) -> None:
