@@ -24,7 +24,7 @@ from .core.conditions import READY, find
 from .kinds.base import Kind, SecretRef
 from .kubeapi import KubeApi, merge_patch
 from .logs import REDACTOR
-from .metrics import BACKOFF, KUBE_WRITES, RECONCILES
+from .metrics import BACKOFF, KUBE_WRITES, RECONCILES, REMOTE_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class ObjectState:
     status_cache: dict[str, Any] | None = None  # what we last wrote...
     status_cache_base: str | None = None  # ...and the resourceVersion it was written over
     delete_requested: bool = False  # DELETE sent; the remote's 404 then means "deleted"
+    counted_status: str | None = None  # the remote status this object is counted under (metrics)
 
 
 def annotations_of(body: Mapping[str, Any]) -> Mapping[str, str]:
@@ -254,6 +255,7 @@ class Controller:
         outcome = core.Outcome(**outcome_kw)
         new_status = core.status_for(outcome, previous)
         await self.write_status(body, state, previous, new_status)
+        self.count_status(state, str((new_status.get("atProvider") or {}).get("status") or "NONE"))
         self.emit(body, previous, new_status, events)
         RECONCILES.labels(self.kind.kind, result).inc()
         return delay
@@ -415,6 +417,21 @@ class Controller:
             return cfg.poll_interval
         # Jitter spreads thousands of settled agents' polls instead of polling them in step.
         return cfg.poll_interval * random.uniform(0.9, 1.1)
+
+    def count_status(self, state: ObjectState, remote_status: str | None) -> None:
+        """Keep the blaxel_operator_resources{status} gauge: each object counted once, under its status."""
+        if state.counted_status == remote_status:
+            return
+        if state.counted_status is not None:
+            REMOTE_STATUS.labels(self.kind.kind, state.counted_status).dec()
+        if remote_status is not None:
+            REMOTE_STATUS.labels(self.kind.kind, remote_status).inc()
+        state.counted_status = remote_status
+
+    def forget(self, state: ObjectState) -> None:
+        """The resource is gone: drop it from the gauges."""
+        self.count_status(state, None)
+        self._set_backoff(state, None)
 
     def _set_backoff(self, state: ObjectState, reason: str | None) -> None:
         if state.backoff_reason == reason:

@@ -187,6 +187,7 @@ def _register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind
             async with state.lock:
                 done, delay, message = await controller.delete(body, state)
             if done:
+                controller.forget(state)
                 logger.info(f"finalizer released: {message}")
                 return
             if delay > IN_HANDLER_WAIT / 4 or loop.time() + delay > deadline:
