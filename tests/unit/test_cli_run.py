@@ -1,0 +1,59 @@
+"""`blaxel-operator run` refuses to start without a cluster or credentials, with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from blaxel_operator.cli import main
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("BL_API_KEY", "BL_WORKSPACE", "KUBERNETES_SERVICE_HOST", "KUBECONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+
+
+def test_scope_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 2
+    assert "--namespace NS" in capsys.readouterr().err
+
+
+def test_no_credentials_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "-A"]) == 2
+    err = capsys.readouterr().err
+    assert "no Blaxel credentials" in err and "BL_API_KEY" in err
+
+
+def test_no_cluster_is_an_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BL_API_KEY", "k-123456")
+    monkeypatch.setenv("KUBECONFIG", "/nonexistent/kubeconfig")
+    assert main(["run", "-n", "default"]) == 2
+    err = capsys.readouterr().err
+    assert "no Kubernetes cluster" in err and "/nonexistent/kubeconfig" in err
+    assert "k-123456" not in err
+
+
+def test_bad_credentials_secret_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "-A", "--credentials-secret", "just-a-name"]) == 2
+    assert "NAMESPACE/NAME" in capsys.readouterr().err
+
+
+def test_help_lists_the_interface(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    for flag in (
+        "--all-namespaces",
+        "--poll-interval",
+        "--deploy-poll-interval",
+        "--cluster-id",
+        "--credentials-secret",
+        "--max-inflight",
+        "--rate-limit",
+        "--metrics-port",
+        "--log-format",
+    ):
+        assert flag in out
