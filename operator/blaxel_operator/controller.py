@@ -18,7 +18,14 @@ import pydantic
 
 from .blaxel.client import Credentials, ExternalClient
 from .blaxel.errors import BlaxelError, Conflict, Invalid, NotFound, RateLimited, Unauthorized
-from .config import ADOPTION_POLICY, DELETION_POLICY, PAUSED, RECONCILE_REQUESTED_AT, OperatorConfig
+from .config import (
+    ADOPTION_POLICY,
+    DELETION_POLICY,
+    FINALIZER,
+    PAUSED,
+    RECONCILE_REQUESTED_AT,
+    OperatorConfig,
+)
 from .core import reconcile as core
 from .core.conditions import READY, find
 from .kinds.base import Kind, SecretRef
@@ -200,6 +207,10 @@ class Controller:
         """Reconcile once; returns the delay until the next reconcile is due."""
         now = utcnow()
         meta = body.get("metadata") or {}
+        if FINALIZER not in (meta.get("finalizers") or []):
+            # Kopf spawns the daemon and adds the finalizer in the same cycle: never create a remote
+            # agent that a deletion racing with the finalizer could orphan. Its arrival wakes us.
+            return 1.0
         generation = int(meta.get("generation") or 1)
         previous = self.previous_status(body, state)
         requested = annotations_of(body).get(RECONCILE_REQUESTED_AT)

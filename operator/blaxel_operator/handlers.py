@@ -149,6 +149,7 @@ def _register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind
         seen = (
             body.metadata.get("generation"),
             tuple(annotations.get(a) for a in WATCHED_ANNOTATIONS),
+            FINALIZER in (body.metadata.get("finalizers") or []),
         )
         if state.seen is not None and seen != state.seen:
             state.wake.set()
