@@ -1,4 +1,7 @@
-"""`blaxel-operator`: run the operator, render payloads, run the Blaxel API simulator."""
+"""`blaxel-operator`: run the operator; the GitOps tools render, diff, import and convert; the simulator.
+
+Argument parsing and dispatch; the tools' logic lives in `tools/`, the operator's in `operator_main`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,9 @@ import yaml
 from . import __version__
 from .blaxel.client import DEFAULT_API_URL, Credentials
 from .config import OperatorConfig
+from .tools.common import CliError, add_api_arguments, iter_manifest_files, load_documents
 
-
-class CliError(Exception):
-    """A user error: printed on stderr, exit code 2."""
+__all__ = ["CliError", "build_parser", "iter_manifest_files", "load_documents", "main"]
 
 
 def _env_float(name: str, default: float) -> float:
@@ -31,44 +32,103 @@ def _env_float(name: str, default: float) -> float:
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", action="append", default=[], metavar="NS",
-                       help="watch this namespace (repeatable)")
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch this namespace (repeatable)",
+    )
     scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch all namespaces")
-    p.add_argument("--poll-interval", type=float, default=_env_float("BLAXEL_OPERATOR_POLL_INTERVAL", 600),
-                   metavar="SECONDS", help="re-read settled agents this often, with jitter (default 600)")
-    p.add_argument("--deploy-poll-interval", type=float, default=5.0, metavar="SECONDS",
-                   help="re-read agents while Blaxel deploys them (default 5)")
-    p.add_argument("--cluster-id", default=os.environ.get("BLAXEL_OPERATOR_CLUSTER_ID", "default"),
-                   help="identifies this cluster in the owner labels of remote agents "
-                        "(env BLAXEL_OPERATOR_CLUSTER_ID; default 'default')")
-    p.add_argument("--credentials-secret", metavar="NS/NAME",
-                   help="default credentials from this Secret (keys apiKey, optional workspace) "
-                        "instead of BL_API_KEY/BL_WORKSPACE")
-    p.add_argument("--no-default-credentials", action="store_true",
-                   help="start without default credentials: every resource must set spec.credentialsRef")
-    p.add_argument("--api-url", default=os.environ.get("BL_API_URL", DEFAULT_API_URL),
-                   help=f"Blaxel API base URL (env BL_API_URL; default {DEFAULT_API_URL})")
-    p.add_argument("--max-inflight", type=int, default=10, metavar="N",
-                   help="most Blaxel calls in flight at once (default 10)")
-    p.add_argument("--rate-limit", type=float, default=10.0, metavar="PER_SECOND",
-                   help="Blaxel calls per second, token bucket (default 10; 0 = unlimited)")
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        default=_env_float("BLAXEL_OPERATOR_POLL_INTERVAL", 600),
+        metavar="SECONDS",
+        help="re-read settled agents this often, with jitter (default 600)",
+    )
+    p.add_argument(
+        "--deploy-poll-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="re-read agents while Blaxel deploys them (default 5)",
+    )
+    p.add_argument(
+        "--cluster-id",
+        default=os.environ.get("BLAXEL_OPERATOR_CLUSTER_ID", "default"),
+        help="identifies this cluster in the owner labels of remote agents "
+        "(env BLAXEL_OPERATOR_CLUSTER_ID; default 'default')",
+    )
+    p.add_argument(
+        "--credentials-secret",
+        metavar="NS/NAME",
+        help="default credentials from this Secret (keys apiKey, optional workspace) "
+        "instead of BL_API_KEY/BL_WORKSPACE",
+    )
+    p.add_argument(
+        "--no-default-credentials",
+        action="store_true",
+        help="start without default credentials: every resource must set spec.credentialsRef",
+    )
+    p.add_argument(
+        "--api-url",
+        default=os.environ.get("BL_API_URL", DEFAULT_API_URL),
+        help=f"Blaxel API base URL (env BL_API_URL; default {DEFAULT_API_URL})",
+    )
+    p.add_argument(
+        "--max-inflight",
+        type=int,
+        default=10,
+        metavar="N",
+        help="most Blaxel calls in flight at once (default 10)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        default=10.0,
+        metavar="PER_SECOND",
+        help="Blaxel calls per second, token bucket (default 10; 0 = unlimited)",
+    )
     p.add_argument("--rate-burst", type=int, default=20, metavar="N", help="token bucket burst (default 20)")
-    p.add_argument("--request-timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="timeout of one Blaxel call (default 30)")
-    p.add_argument("--metrics-port", type=int, default=8080, metavar="PORT",
-                   help="serve /metrics and /readyz on this port (default 8080; 0 disables)")
-    p.add_argument("--health-port", type=int, default=8081, metavar="PORT",
-                   help="serve Kopf's liveness probe /healthz on this port (default 8081; 0 disables)")
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="timeout of one Blaxel call (default 30)",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=8080,
+        metavar="PORT",
+        help="serve /metrics and /readyz on this port (default 8080; 0 disables)",
+    )
+    p.add_argument(
+        "--health-port",
+        type=int,
+        default=8081,
+        metavar="PORT",
+        help="serve Kopf's liveness probe /healthz on this port (default 8081; 0 disables)",
+    )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
-    p.add_argument("--peering", metavar="NAME",
-                   help="enable Kopf HA peering under this name (default: standalone, one replica)")
+    p.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="enable Kopf HA peering under this name (default: standalone, one replica)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> OperatorConfig:
     if not args.namespace and not args.all_namespaces:
         raise CliError("choose what to watch: --namespace NS (repeatable) or --all-namespaces")
-    for name, value in (("--poll-interval", args.poll_interval), ("--deploy-poll-interval", args.deploy_poll_interval)):
+    for name, value in (
+        ("--poll-interval", args.poll_interval),
+        ("--deploy-poll-interval", args.deploy_poll_interval),
+    ):
         if value <= 0:
             raise CliError(f"{name} must be positive")
     creds_secret = None
@@ -109,9 +169,10 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
 
 def find_cluster() -> str:
     """Where the Kubernetes credentials come from, or a CliError when there are none."""
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and Path(
-        "/var/run/secrets/kubernetes.io/serviceaccount/token"
-    ).exists():
+    if (
+        os.environ.get("KUBERNETES_SERVICE_HOST")
+        and Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+    ):
         return "in-cluster service account"
     paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
     if not paths:
@@ -133,56 +194,172 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(run_operator(config))
 
 
-# ---- render -------------------------------------------------------------------------------------------
-
-
-def iter_manifest_files(path: str, recursive: bool) -> Iterator[Path]:
-    if path == "-":
-        yield Path("-")
-        return
-    p = Path(path)
-    if p.is_dir():
-        pattern = "**/*" if recursive else "*"
-        for f in sorted(p.glob(pattern)):
-            if f.is_file() and f.suffix in (".yaml", ".yml", ".json"):
-                yield f
-    elif p.is_file():
-        yield p
-    else:
-        raise CliError(f"{path}: no such file or directory")
-
-
-def load_documents(files: list[str], recursive: bool) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    for path in files:
-        for f in iter_manifest_files(path, recursive):
-            text = sys.stdin.read() if str(f) == "-" else f.read_text()
-            try:
-                docs = list(yaml.safe_load_all(text))
-            except yaml.YAMLError as exc:
-                raise CliError(f"{f}: not valid YAML: {exc}") from None
-            for index, doc in enumerate(docs):
-                if doc is None:
-                    continue
-                if not isinstance(doc, dict):
-                    raise CliError(f"{f}: document {index + 1} is not a mapping")
-                if doc.get("kind") == "List":
-                    for item in doc.get("items") or []:
-                        yield str(f), index + 1, item
-                else:
-                    yield str(f), index + 1, doc
+# ---- the GitOps tools (their logic lives in tools/) ----------------------------------------------
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .render import render_documents
+    from .tools.render import render_documents
 
     payloads = render_documents(
-        load_documents(args.filename, args.recursive), cluster_id=args.cluster_id, validate=not args.no_validate
+        load_documents(args.filename, args.recursive),
+        cluster_id=args.cluster_id,
+        validate=not args.no_validate,
     )
     if args.output == "json":
         print(json.dumps(payloads[0] if len(payloads) == 1 else payloads, indent=2))
     else:
         print(yaml.safe_dump_all(payloads, sort_keys=False), end="")
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .tools.diff import run_diff
+
+    return run_diff(args)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .tools.importer import run_import
+
+    return run_import(args)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .tools.convert import run_convert
+
+    return run_convert(args)
+
+
+def add_input_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="FILE|DIR",
+        help=f"{what}: a file, a directory (its .yaml/.yml/.json files) or '-' for stdin; repeatable",
+    )
+    p.add_argument(
+        "-R", "--recursive", action="store_true", help="descend into subdirectories of directories"
+    )
+
+
+def add_output_arguments(p: argparse.ArgumentParser, *, adopt_flag: bool) -> None:
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="write NAME.yaml per agent (and NAME.secret.yaml, its Secret skeleton, when needed) into DIR, "
+        "each file atomically and only once everything succeeded; files already there are replaced, other files "
+        "left alone (default: one multi-document stream on stdout)",
+    )
+    p.add_argument(
+        "-n",
+        "--namespace",
+        metavar="NS",
+        help="set metadata.namespace of the manifests (default: unset, so kubectl apply -n decides)",
+    )
+    p.add_argument(
+        "--deletion-policy",
+        choices=["Delete", "Orphan"],
+        help="set spec.deletionPolicy (default: unset, i.e. Delete: deleting the resource deletes the agent)",
+    )
+    if adopt_flag:
+        p.add_argument(
+            "--no-adopt",
+            action="store_true",
+            help="leave out the blaxel.ai/adoption-policy: adopt annotation (the operator then refuses "
+            "agents that already exist)",
+        )
+
+
+def add_tool_parsers(sub: Any) -> None:
+    render = sub.add_parser(
+        "render",
+        help="validate BlaxelAgent manifests and print their Blaxel API payloads (no network)",
+        description="Validate BlaxelAgent manifests against the CRD (the rules the apiserver applies: schema, "
+        "CEL rules, and unknown fields refused as with kubectl's default --validate=strict) and print the "
+        "Blaxel API payloads the operator would send. Secret values are not read: they show as "
+        "<secret NAME/KEY>. Secret, ConfigMap and Namespace documents are skipped. Exit code 2, with the "
+        "file, document and field of every error on stderr, when a manifest is invalid.",
+    )
+    add_input_arguments(render, "manifests")
+    render.add_argument(
+        "-o",
+        "--output",
+        choices=["json", "yaml"],
+        default="json",
+        help="output format (default json: one object, or a list for several manifests)",
+    )
+    render.add_argument(
+        "--cluster-id",
+        default=os.environ.get("BLAXEL_OPERATOR_CLUSTER_ID", "default"),
+        help="cluster id for the owner labels (env BLAXEL_OPERATOR_CLUSTER_ID; default 'default')",
+    )
+    render.add_argument("--no-validate", action="store_true", help="skip the CRD validation")
+    render.set_defaults(func=cmd_render)
+
+    diff = sub.add_parser(
+        "diff",
+        help="compare BlaxelAgent manifests with the live Blaxel agents (like kubectl diff)",
+        description="Validate the manifests like render, then print a unified diff between each live agent "
+        "(---) and its manifest (+++), normalised the way the operator compares them: only the fields the "
+        "manifest sets, owner labels left out. Secret values are never printed or compared (Blaxel masks "
+        "them, and Secrets are not read without a cluster): secret envs are compared by name and "
+        "secret: true only. spec.workspace is honoured; spec.credentialsRef is not read (the CLI's "
+        "credentials are used). Exit code 0: no differences; 1: differences, including agents that do not "
+        "exist; 2: invalid manifests or an API error.",
+    )
+    add_input_arguments(diff, "manifests")
+    add_api_arguments(diff)
+    diff.set_defaults(func=cmd_diff)
+
+    importer = sub.add_parser(
+        "import",
+        help="write a BlaxelAgent manifest for every agent of a Blaxel workspace",
+        description="Page through all agents of the workspace and write one BlaxelAgent per agent, which "
+        "the operator adopts without changing the agent: annotation blaxel.ai/adoption-policy: adopt, "
+        "spec.agentName and spec.workspace (the agent's own) set, the agent's spec copied (trigger ids kept). Secret env "
+        "values cannot be read (Blaxel masks them): each becomes a secretKeyRef to the Secret NAME-env "
+        "(key: the env name), and a skeleton of that Secret is written with its keys commented out (the "
+        "operator waits for them rather than sending empty values; once they are filled in, it updates "
+        "such an agent once). Fields the CRD cannot hold are reported as warnings; agents that cannot "
+        "become a valid BlaxelAgent, or that are being deleted, are skipped with a warning. A progress bar "
+        "on stderr when it is a terminal, a summary line at the end. Exit code 0: all imported; 1: some "
+        "skipped; 2: an error (nothing written).",
+    )
+    add_api_arguments(importer)
+    importer.add_argument(
+        "-q",
+        "--query",
+        metavar="Q",
+        help="only agents whose name, display name or labels contain Q (the API's q filter)",
+    )
+    add_output_arguments(importer, adopt_flag=False)
+    importer.set_defaults(func=cmd_import)
+
+    convert = sub.add_parser(
+        "convert",
+        help="turn Blaxel `bl apply` manifests (kind Agent) into BlaxelAgent manifests (no network)",
+        description="Convert `bl apply` manifests (apiVersion blaxel.ai/v1alpha1, kind Agent; multi-document "
+        "files, directories) into BlaxelAgents that adopt the existing agents (annotation "
+        "blaxel.ai/adoption-policy: adopt unless --no-adopt; spec.agentName set). Other kinds (Function, "
+        "Model, Job, Sandbox, Policy, Volume, ...) are reported as not yet supported and skipped. Env "
+        "values that `bl apply` resolves when it runs -- ${secrets.X} (a secret of its .env file), ${VAR} "
+        "and $VAR (its environment), alone or within a text -- become a secretKeyRef to the Secret "
+        "NAME-env, key = the env's name, plus a skeleton of that Secret whose comments say what each key "
+        "held; on Blaxel such envs become secret envs. References elsewhere (e.g. in an image) are kept as "
+        "is, with a warning. Fields the CRD cannot hold are reported. Exit code 0 on success (warnings "
+        "allowed); 2 on malformed input, with nothing written.",
+    )
+    add_input_arguments(convert, "bl apply manifests")
+    add_output_arguments(convert, adopt_flag=True)
+    convert.add_argument(
+        "--workspace",
+        metavar="WS",
+        help="set spec.workspace (default: unset, i.e. the operator's default workspace)",
+    )
+    convert.set_defaults(func=cmd_convert)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,30 +371,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    run = sub.add_parser("run", help="run the operator against the current cluster",
-                         description="Run the operator. Kubernetes access: KUBECONFIG or in-cluster config. "
-                                     "Blaxel: BL_API_URL, BL_API_KEY, BL_WORKSPACE.")
+    run = sub.add_parser(
+        "run",
+        help="run the operator against the current cluster",
+        description="Run the operator. Kubernetes access: KUBECONFIG or in-cluster config. "
+        "Blaxel: BL_API_URL, BL_API_KEY, BL_WORKSPACE.",
+    )
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
 
-    render = sub.add_parser("render", help="print the Blaxel API payload(s) of BlaxelAgent manifests (no network)",
-                            description="Validate BlaxelAgent manifests against the CRD schema (the rules the "
-                                        "apiserver applies) and print the Blaxel API payloads. Secret values are "
-                                        "not read: they show as <secret NAME/KEY>.")
-    render.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR",
-                        help="manifest file or directory ('-' for stdin; repeatable)")
-    render.add_argument("-R", "--recursive", action="store_true", help="descend into directories")
-    render.add_argument("-o", "--output", choices=["json", "yaml"], default="json")
-    render.add_argument("--cluster-id", default=os.environ.get("BLAXEL_OPERATOR_CLUSTER_ID", "default"),
-                        help="cluster id for the owner labels (default 'default')")
-    render.add_argument("--no-validate", action="store_true", help="skip the CRD schema validation")
-    render.set_defaults(func=cmd_render)
+    add_tool_parsers(sub)
 
     from .simulator import cli as sim_cli
 
-    simulate = sub.add_parser("simulate", help="run the local Blaxel API simulator",
-                              description="A local, in-memory Blaxel control-plane API for trying manifests "
-                                          "offline and for tests.")
+    simulate = sub.add_parser(
+        "simulate",
+        help="run the local Blaxel API simulator",
+        description="A local, in-memory Blaxel control-plane API for trying manifests offline and for tests.",
+    )
     sim_cli.add_arguments(simulate)
     simulate.set_defaults(func=sim_cli.run)
     return parser
@@ -230,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.func(args)
         return result
     except CliError as exc:
-        print(f"blaxel-operator: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:
+            print(f"blaxel-operator: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

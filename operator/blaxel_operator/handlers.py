@@ -1,9 +1,10 @@
 """Kopf wiring, kept thin: every event of a resource pokes its daemon, the daemon reconciles on a
 schedule (fast while Blaxel deploys, `--poll-interval` when settled), deletion goes through a finalizer.
 
-No create/update handlers: they would store Kopf's diff-base on every change (a Kubernetes write) and
-could run concurrently with the poll. The per-object daemon starts on create and on operator start
-(resume), and is woken on every spec or annotation change, so create/update/resume all reconcile.
+No create/update handlers: they would run concurrently with the poll and add Kopf progress writes. The
+per-object daemon starts on create and on operator start (resume) and is woken on every spec or annotation
+change, so create/update/resume all reconcile through it. (Kopf still stores its diff-base annotation once,
+because the deletion handler counts as a change handler.)
 """
 
 from __future__ import annotations

@@ -54,5 +54,5 @@ class Kind:
     comparable_desired: Callable[[Mapping[str, Any]], dict[str, Any]]
     # (observed object, desired payload) -> observed, normalised to compare with comparable_desired
     comparable_observed: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
-    # (Blaxel manifest spec, metadata) -> CR spec (convert/import); secret envs become secretKeyRefs
+    # (spec model, resource name) -> the remote object's name
     remote_name: Callable[[Any, str], str]

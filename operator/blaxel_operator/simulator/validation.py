@@ -241,7 +241,9 @@ def name_problem(name: str) -> str | None:
 
 
 # Regions Blaxel deploys to (docs list these; an unknown region is refused, as by the real API).
-KNOWN_REGIONS = frozenset({"us-pdx-1", "us-was-1", "eu-lon-1", "eu-dub-1", "eu-fra-1", "ap-sin-1", "ap-syd-1"})
+KNOWN_REGIONS = frozenset(
+    {"us-pdx-1", "us-was-1", "eu-lon-1", "eu-dub-1", "eu-fra-1", "ap-sin-1", "ap-syd-1"}
+)
 
 
 def _cross_checks(spec: dict[str, Any], errors: list[str]) -> None:

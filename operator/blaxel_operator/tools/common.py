@@ -1,0 +1,271 @@
+"""Shared by the tools: manifest input, YAML output, atomic writes, Blaxel credentials and progress."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from ..blaxel.client import DEFAULT_API_URL, BlaxelApi, Credentials
+
+# libyaml's loader and dumper when PyYAML has them (same documents, several times faster)
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class CliError(Exception):
+    """A user error: printed on stderr, exit code 2."""
+
+
+# ---- input --------------------------------------------------------------------------------------------
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def iter_manifest_files(path: str, recursive: bool) -> Iterator[Path]:
+    """`path` itself, or the manifest files of a directory (sorted; subdirectories with `recursive`)."""
+    if path == "-":
+        yield Path("-")
+        return
+    p = Path(path)
+    if p.is_dir():
+        pattern = "**/*" if recursive else "*"
+        for f in sorted(p.glob(pattern)):
+            if f.is_file() and f.suffix in MANIFEST_SUFFIXES:
+                yield f
+    elif p.is_file():
+        yield p
+    else:
+        raise CliError(f"{path}: no such file or directory")
+
+
+def _read(f: Path) -> str:
+    if str(f) == "-":
+        return sys.stdin.read()
+    try:
+        return f.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{f}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise CliError(f"{f}: cannot read: {exc.strerror or exc}") from None
+
+
+def load_documents(files: list[str], recursive: bool) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """(file, document number from 1, document) of every non-empty YAML/JSON document; `kind: List` is
+    flattened. Malformed input is a CliError naming the file (and document)."""
+    for path in files:
+        for f in iter_manifest_files(path, recursive):
+            text = _read(f)
+            try:
+                docs = list(yaml.load_all(text, Loader=_Loader))
+            except yaml.YAMLError as exc:
+                raise CliError(f"{f}: not valid YAML: {exc}") from None
+            for index, doc in enumerate(docs):
+                if doc is None:
+                    continue
+                if not isinstance(doc, dict):
+                    raise CliError(f"{f}: document {index + 1} is not a mapping")
+                if doc.get("kind") == "List":
+                    items = doc.get("items") or []
+                    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                        raise CliError(f"{f}: document {index + 1}: items of a List must be mappings")
+                    for item in items:
+                        yield str(f), index + 1, item
+                else:
+                    yield str(f), index + 1, doc
+
+
+def where(source: str, index: int, doc: Mapping[str, Any] | None = None) -> str:
+    """`FILE: document N (Kind NAME)`: how errors and warnings name a document."""
+    text = f"{source}: document {index}"
+    if doc is not None:
+        name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
+        if doc.get("kind") or name:
+            text += f" ({doc.get('kind') or '?'} {name or '<no name>'})"
+    return text
+
+
+# ---- output -------------------------------------------------------------------------------------------
+
+
+def to_yaml(obj: Any, *, sort_keys: bool = False) -> str:
+    return yaml.dump(
+        obj, Dumper=_Dumper, sort_keys=sort_keys, default_flow_style=False, allow_unicode=True, width=1000
+    )
+
+
+def comment_block(lines: list[str]) -> str:
+    return "".join(f"# {line}".rstrip() + "\n" for line in lines)
+
+
+def yaml_stream(documents: list[str]) -> str:
+    """Multi-document YAML from document texts (each may start with comments)."""
+    return "".join(("---\n" if i else "") + text for i, text in enumerate(documents))
+
+
+def write_files(directory: Path, files: Mapping[str, str]) -> None:
+    """Write every file of `files` (name -> text) into `directory`, each atomically (temp file + rename).
+
+    Called only once every output has been computed, so malformed input never leaves partial output.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"{directory}: cannot create the output directory: {exc.strerror or exc}") from None
+    for name, text in files.items():
+        target = directory / name
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, target)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise CliError(f"{target}: cannot write: {exc.strerror or exc}") from None
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
+
+
+class Progress:
+    """A plain carriage-return progress bar on stderr, drawn only when stderr is a terminal."""
+
+    WIDTH = 30
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.label = label
+        self.drawn = False
+        self.width = 0
+
+    def update(self, done: int, total: int | None = None, detail: str = "") -> None:
+        if not self.enabled:
+            return
+        if total:
+            filled = int(self.WIDTH * min(done, total) / total)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            text = f"{self.label} [{bar}] {done}/{total}"
+        else:
+            text = f"{self.label} {done}"
+        if detail:
+            text += f" {detail}"
+        self.stream.write("\r" + text.ljust(self.width))  # spaces wipe a longer previous line
+        self.stream.flush()
+        self.width = len(text)
+        self.drawn = True
+
+    def done(self) -> None:
+        if self.enabled and self.drawn:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.drawn = False
+
+
+# ---- Blaxel credentials (no cluster: flags and the environment) -------------------------------------
+
+
+def add_api_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--api-url",
+        default=os.environ.get("BL_API_URL", DEFAULT_API_URL),
+        help=f"Blaxel API base URL (env BL_API_URL; default {DEFAULT_API_URL})",
+    )
+    p.add_argument(
+        "--workspace",
+        default=os.environ.get("BL_WORKSPACE") or None,
+        metavar="WS",
+        help="Blaxel workspace (env BL_WORKSPACE; default: the API key's own workspace)",
+    )
+    p.add_argument(
+        "--api-key-file",
+        metavar="PATH",
+        help="read the Blaxel API key from this file (default: env BL_API_KEY); "
+        "a key is never accepted on the command line",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="timeout of one Blaxel call (default 30)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        default=20.0,
+        metavar="PER_SECOND",
+        help="Blaxel calls per second (default 20; 0 = unlimited)",
+    )
+
+
+def credentials_from_args(args: argparse.Namespace) -> Credentials:
+    if args.api_key_file:
+        try:
+            key = Path(args.api_key_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"--api-key-file {args.api_key_file}: cannot read: {exc}") from None
+        if not key:
+            raise CliError(f"--api-key-file {args.api_key_file}: the file is empty")
+    else:
+        key = os.environ.get("BL_API_KEY", "").strip()
+        if not key:
+            raise CliError("no Blaxel API key: set BL_API_KEY or pass --api-key-file PATH")
+    return Credentials(key, args.workspace or None)
+
+
+def make_api(args: argparse.Namespace) -> BlaxelApi:
+    return BlaxelApi(
+        args.api_url, timeout=args.request_timeout, max_inflight=8, rate=args.rate_limit, burst=20
+    )
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    """A key of a generated Secret skeleton and where its value must come from."""
+
+    key: str
+    origin: str
+
+
+def secret_skeleton(
+    name: str,
+    namespace: str | None,
+    agent: str,
+    keys: list[SecretKey],
+    why: list[str],
+) -> str:
+    """A Secret manifest without values: its keys are commented out, so applying it as is sends nothing.
+
+    A key with an empty value would be read by the operator and sent to Blaxel as the (empty) secret
+    value; with the keys absent the operator waits (Ready=False, SecretNotFound) and writes nothing.
+    """
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    metadata["labels"] = {"app.kubernetes.io/managed-by": "blaxel-operator", "blaxel.ai/agent": agent}
+    body = to_yaml({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque"})
+    header = comment_block(
+        [
+            f"Secret values of Blaxel agent {agent!r}: {', '.join(k.key for k in keys)}.",
+            *why,
+            "Fill in every key (uncomment stringData below). Until all keys are present the operator",
+            "waits (Ready=False, reason SecretNotFound) and does not touch the agent; once they are, it",
+            "updates the agent once, with these values. Keep real values out of Git (create this Secret",
+            "with kubectl, Sealed Secrets or External Secrets instead of committing it filled in).",
+        ]
+    )
+    data = "# stringData:\n" + "".join(f'#   {k.key}: ""  # {k.origin}\n' for k in keys)
+    return header + body + data

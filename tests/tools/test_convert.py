@@ -1,0 +1,163 @@
+"""`convert` of sample `bl apply` manifests (tests/tools/data/bl): Agents converted (render-valid), other
+kinds reported and skipped, `${secrets.X}` / `$VAR` references turned into Secret refs with notes,
+malformed input refused with exit code 2 and nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import DATA, run_sync, write
+
+BL = DATA / "bl"
+
+
+def test_converts_agents_of_a_directory_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    result = run_sync(capsys, "convert", "-f", BL, "-R", "-o", out, "--namespace", "agents")
+    assert result.code == 0, result.err
+    assert result.out == ""
+    assert sorted(p.name for p in out.iterdir()) == [
+        "nightly-reporter.secret.yaml",
+        "nightly-reporter.yaml",
+        "support-bot.secret.yaml",
+        "support-bot.yaml",
+        "triage.secret.yaml",
+        "triage.yaml",
+    ]
+    err = result.err
+    for kind, name in (("Function", "web-search"), ("Model", "gpt-4o"), ("Sandbox", "dev-box")):
+        assert (
+            f"({kind} {name}): kind {kind} (known to `bl apply`) is not yet supported, only Agent; skipped"
+            in err
+        )
+    assert "(ConfigMap unrelated): v1/ConfigMap is not a Blaxel manifest; skipped" in err
+    assert "converted 3 Agents from 7 documents" in err.splitlines()[-1]
+
+    bot = yaml.safe_load((out / "support-bot.yaml").read_text())
+    assert bot["metadata"] == {
+        "name": "support-bot",
+        "namespace": "agents",
+        "annotations": {"blaxel.ai/adoption-policy": "adopt"},
+    }
+    spec = bot["spec"]
+    assert spec["agentName"] == "support-bot" and spec["displayName"] == "Support bot"
+    assert spec["labels"] == {"team": "support"}
+    ref = {"secretKeyRef": {"name": "support-bot-env"}}
+    assert spec["runtime"]["envs"] == [
+        {"name": "LOG_LEVEL", "value": "info"},
+        {
+            "name": "OPENAI_API_KEY",
+            "valueFrom": {"secretKeyRef": {**ref["secretKeyRef"], "key": "OPENAI_API_KEY"}},
+        },
+        {
+            "name": "DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {**ref["secretKeyRef"], "key": "DATABASE_URL"}},
+        },
+        {"name": "DEPLOY_ENV", "valueFrom": {"secretKeyRef": {**ref["secretKeyRef"], "key": "DEPLOY_ENV"}}},
+    ]
+    assert spec["triggers"] == [
+        {"id": "chat", "type": "http", "configuration": {"path": "/chat", "authenticationType": "blaxel"}}
+    ]
+    secret_text = (out / "support-bot.secret.yaml").read_text()
+    secret = yaml.safe_load(secret_text)
+    assert secret["metadata"]["name"] == "support-bot-env" and secret["metadata"]["namespace"] == "agents"
+    assert "stringData" not in secret and "data" not in secret
+    assert (
+        "#   OPENAI_API_KEY: \"\"  # was '${secrets.OPENAI_KEY}': the secret OPENAI_KEY of `bl`"
+        in secret_text
+    )
+    assert (
+        "#   DEPLOY_ENV: \"\"  # was '$ENVIRONMENT': the variable ENVIRONMENT of `bl apply`'s environment"
+        in (secret_text)
+    )
+    assert "note: " in err and "it becomes a secret env on Blaxel" in err
+
+    reporter = yaml.safe_load((out / "nightly-reporter.yaml").read_text())
+    assert reporter["spec"]["runtime"]["image"] == "${REGISTRY}/reporter:2"  # kept, with a warning
+    assert "spec.runtime.image: '${REGISTRY}/reporter:2' uses $REGISTRY, which `bl apply` substitutes" in err
+
+    triage = yaml.safe_load((out / "triage.yaml").read_text())
+    assert triage["spec"]["runtime"]["envs"] == [
+        {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "triage-env", "key": "API_TOKEN"}}}
+    ]
+    assert "timeout" not in triage["spec"]["runtime"]
+    assert "(Agent triage): spec.runtime.timeout: not supported by the BlaxelAgent CRD; left out" in err
+    assert "(Agent triage): metadata.externalId: not supported by the BlaxelAgent CRD; left out" in err
+    assert "createdAt" not in err  # read-only fields are expected in `bl get` output: not reported
+
+    rendered = run_sync(capsys, "render", "-f", out)
+    assert rendered.code == 0, rendered.err
+
+
+def test_without_recursion_and_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_sync(
+        capsys, "convert", "-f", BL, "--no-adopt", "--workspace", "acme", "--deletion-policy", "Orphan"
+    )
+    assert result.code == 0, result.err
+    agents = [d for d in result.docs() if d["kind"] == "BlaxelAgent"]
+    assert [a["metadata"]["name"] for a in agents] == ["support-bot", "nightly-reporter"]
+    for a in agents:
+        assert "annotations" not in a["metadata"] and "namespace" not in a["metadata"]
+        assert a["spec"]["workspace"] == "acme" and a["spec"]["deletionPolicy"] == "Orphan"
+    assert [d["kind"] for d in result.docs()] == ["Secret", "BlaxelAgent", "Secret", "BlaxelAgent"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("apiVersion: blaxel.ai/v1alpha1\nkind: Agent\nmetadata: {name: a\n", "not valid YAML"),
+        ("- just\n- a list\n", "document 1 is not a mapping"),
+        (
+            "apiVersion: blaxel.ai/v1alpha1\nmetadata: {name: a}\n",
+            "kind: Required value: not a Kubernetes-style manifest",
+        ),
+        (
+            "apiVersion: blaxel.ai/v1alpha1\nkind: Agent\nspec: {}\n",
+            "document 1 (Agent <no name>): metadata.name: Required value",
+        ),
+        (
+            "apiVersion: blaxel.ai/v1alpha1\nkind: Agent\nmetadata: {name: Bad_Name}\n",
+            "metadata.name: Invalid value: 'Bad_Name': not a valid Blaxel agent name",
+        ),
+        (
+            "apiVersion: blaxel.ai/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {runtime: {memory: 1}}\n",
+            "document 1 (Agent a): spec.runtime.memory: Invalid value: 1",
+        ),
+        (
+            "apiVersion: blaxel.ai/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {volumes: [{name: v, mountPath: /v}]}\n",
+            "spec.region is required when volumes are attached",
+        ),
+    ],
+)
+def test_malformed_input_exits_2_and_writes_nothing(
+    text: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write(tmp_path / "in" / "a-good.yaml", (BL / "agents.yaml").read_text())
+    write(tmp_path / "in" / "b-bad.yaml", text)
+    out = tmp_path / "out"
+    result = run_sync(capsys, "convert", "-f", tmp_path / "in", "-o", out)
+    assert result.code == 2
+    assert message in result.err, result.err
+    assert result.err.startswith("blaxel-operator: error: ")
+    assert not out.exists() and result.out == ""
+    assert good.exists()
+
+
+def test_duplicate_agents_are_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = "apiVersion: blaxel.ai/v1alpha1\nkind: Agent\nmetadata: {name: twin}\n"
+    path = write(tmp_path / "twins.yaml", doc + "---\n" + doc)
+    result = run_sync(capsys, "convert", "-f", path)
+    assert result.code == 2
+    assert (
+        f"{path}: document 2 (Agent twin): Agent twin is already defined by {path}: document 1" in result.err
+    )
+
+
+def test_nothing_to_convert_is_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path / "f.yaml", "apiVersion: blaxel.ai/v1alpha1\nkind: Function\nmetadata: {name: f}\n")
+    result = run_sync(capsys, "convert", "-f", path)
+    assert result.code == 0 and result.out == ""
+    assert "warning: no Blaxel Agent manifest found" in result.err
