@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LINT_DIRS := $(wildcard operator tests bench)
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml .ci/constraints.txt | cksum | cut -d" " -f1)
 
 .PHONY: test lint typecheck pytest demo bench tools clean
 
@@ -11,8 +11,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(STAMP): $(BIN)/python pyproject.toml .ci/constraints.txt
+	$(BIN)/python -m pip install --quiet -c .ci/constraints.txt -e '.[test]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -37,7 +37,7 @@ demo: $(STAMP)
 	$(BIN)/python -m blaxel_operator.devkit.demo
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -c .ci/constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/run.py
 
 clean:
