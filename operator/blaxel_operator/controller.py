@@ -27,6 +27,7 @@ from .config import (
     OperatorConfig,
 )
 from .core import reconcile as core
+from .core.backoff import BackoffPolicy
 from .core.conditions import READY, find
 from .kinds.base import Kind, SecretRef
 from .kubeapi import KubeApi, merge_patch
@@ -111,6 +112,12 @@ class Controller:
         self.kube = kube
         self.config = config
         self.post_event = post_event
+        self.backoff = BackoffPolicy(
+            base=max(1.0, config.deploy_poll_interval / 2),
+            cap=config.max_backoff,
+            unauthorized_cap=config.unauthorized_backoff,
+            secret_base=min(5.0, config.deploy_poll_interval),
+        )
         self.remote_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -405,15 +412,7 @@ class Controller:
         cfg = self.config
         if problem in (core.Problem.TRANSIENT, core.Problem.UNAUTHORIZED, core.Problem.SECRET_NOT_FOUND):
             state.failures += 1
-            n = state.failures - 1
-            if problem is core.Problem.UNAUTHORIZED:
-                delay = min(cfg.unauthorized_backoff, 60.0 * 2**n)
-            elif problem is core.Problem.SECRET_NOT_FOUND:
-                delay = min(60.0, cfg.deploy_poll_interval * 2**n)
-            else:
-                delay = min(cfg.max_backoff, max(1.0, cfg.deploy_poll_interval / 2) * 2**n)
-                if isinstance(error, RateLimited) and error.retry_after is not None:
-                    delay = min(cfg.max_backoff, max(delay, error.retry_after))
+            delay = self.backoff.delay(problem, state.failures, _retry_after(error))
             self._set_backoff(state, problem.value)
             return delay * random.uniform(0.8, 1.2)
         self._set_backoff(state, None)
@@ -524,7 +523,7 @@ class Controller:
             state.failures += 1
             return (
                 False,
-                min(self.config.max_backoff, 10.0 * 2 ** (state.failures - 1)),
+                self.backoff.delay(core.Problem.TRANSIENT, state.failures) * random.uniform(0.8, 1.2),
                 f"cannot delete the remote agent: {exc.message}; fix it, or set the annotation "
                 "blaxel.ai/deletion-policy=Orphan to release the resource without deleting the agent",
             )
@@ -558,19 +557,18 @@ class Controller:
             state.failures += 1
             return (
                 False,
-                min(self.config.unauthorized_backoff, 60.0 * 2 ** (state.failures - 1)),
+                self.backoff.delay(core.Problem.UNAUTHORIZED, state.failures),
                 f"Blaxel refused the credentials while deleting: {exc}; to release the resource without "
                 "deleting the agent, set the annotation blaxel.ai/deletion-policy=Orphan",
             )
         except BlaxelError as exc:
             state.failures += 1
-            delay = min(
-                self.config.max_backoff,
-                max(1.0, self.config.deploy_poll_interval / 2) * 2 ** (state.failures - 1),
-            )
-            if isinstance(exc, RateLimited) and exc.retry_after:
-                delay = max(delay, min(self.config.max_backoff, exc.retry_after))
+            delay = self.backoff.delay(core.Problem.TRANSIENT, state.failures, _retry_after(exc))
             return False, delay * random.uniform(0.8, 1.2), f"deleting agent {name} failed: {exc}"
+
+
+def _retry_after(error: BaseException | None) -> float | None:
+    return error.retry_after if isinstance(error, RateLimited) else None
 
 
 WARNING_REASONS = {"DeployFailed", "InvalidSpec", "AlreadyExists", "SecretNotFound", "Unauthorized"}
