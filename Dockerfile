@@ -10,10 +10,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY .ci/constraints.txt ./constraints.txt
 COPY operator/ operator/
+# The same exact dependency versions that `make test` proves (constraints.txt).
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
     && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir /dist/blaxel_operator-*.whl
+    && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt /dist/blaxel_operator-*.whl
 
 FROM python:3.11.11-slim-bookworm
 LABEL org.opencontainers.image.title="blaxel-operator" \
