@@ -40,7 +40,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NS",
         help="watch this namespace (repeatable)",
     )
-    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch all namespaces")
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="watch all namespaces (the default without -n)"
+    )
     p.add_argument(
         "--poll-interval",
         type=float,
@@ -124,7 +126,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> OperatorConfig:
     if not args.namespace and not args.all_namespaces:
-        raise CliError("choose what to watch: --namespace NS (repeatable) or --all-namespaces")
+        # Kopf's own default; said out loud because it needs cluster-wide RBAC
+        print("blaxel-operator: no --namespace given: watching all namespaces", file=sys.stderr)
+        args.all_namespaces = True
     for name, value in (
         ("--poll-interval", args.poll_interval),
         ("--deploy-poll-interval", args.deploy_poll_interval),

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import aiohttp
 import pydantic
 
 from .blaxel.client import Credentials, ExternalClient
@@ -30,7 +32,7 @@ from .core import reconcile as core
 from .core.backoff import BackoffPolicy
 from .core.conditions import READY, find
 from .kinds.base import Kind, SecretRef
-from .kubeapi import KubeApi, merge_patch
+from .kubeapi import KubeApi, KubeError, merge_patch
 from .logs import REDACTOR
 from .metrics import BACKOFF, KUBE_WRITES, RECONCILES, REMOTE_STATUS
 
@@ -63,6 +65,9 @@ class ObjectState:
     status_cache_base: str | None = None  # ...and the resourceVersion it was written over
     delete_requested: bool = False  # DELETE sent; the remote's 404 then means "deleted"
     counted_status: str | None = None  # the remote status this object is counted under (metrics)
+    last_credentials: Credentials | None = None  # to delete even once the credentials Secret is gone
+    transitional: str | None = None  # the in-progress remote status seen last, and since when
+    transitional_since: float = 0.0
 
 
 def annotations_of(body: Mapping[str, Any]) -> Mapping[str, str]:
@@ -84,16 +89,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def describe(exc: BlaxelError) -> str:
-    return str(exc)
-
-
 @dataclass
 class Resolved:
     creds: Credentials
     workspace: str | None
     desired: core.Desired
     spec: Any
+
+
+TRANSITIONAL_PATIENCE = 300.0  # after this long in one in-progress status, poll it less often
 
 
 class Controller:
@@ -121,6 +125,9 @@ class Controller:
         self.remote_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # (workspace, remote name) -> "namespace/name" of the resource that owns it in this process:
+        # guards agents adopted without a write (no owner labels yet) against a second claimant.
+        self.claims: dict[tuple[str, str], str] = {}
 
     # ---- inputs -------------------------------------------------------------------------------------
 
@@ -187,27 +194,33 @@ class Controller:
         meta = body.get("metadata") or {}
         return core.owner_labels(self.config.cluster_id, meta.get("namespace", ""), meta.get("name", ""))
 
-    async def resolve(self, body: Mapping[str, Any]) -> Resolved:
+    async def resolve(self, body: Mapping[str, Any], state: ObjectState) -> Resolved:
         meta = body.get("metadata") or {}
         namespace = meta.get("namespace", "")
         spec = self.parse(body)
         creds = await self.credentials(namespace, spec)
+        state.last_credentials = creds
         refs = self.kind.secret_refs(spec)
         secrets = await self.secret_values(namespace, refs)
         name = self.kind.remote_name(spec, meta.get("name", ""))
         payload = self.kind.build_payload(spec, name, secrets, self.owner(body))
         comparable = self.kind.comparable_desired(payload)
         desired = core.make_desired(
-            name, payload, comparable, has_secrets=bool(refs) or _has_inline_secret(payload)
+            name,
+            payload,
+            comparable,
+            has_secrets=bool(refs) or _has_inline_secret(payload),
+            hash_key=creds.api_key,
         )
         return Resolved(creds, creds.workspace, desired, spec)
 
     # ---- reconcile ----------------------------------------------------------------------------------
 
     def previous_status(self, body: Mapping[str, Any], state: ObjectState) -> dict[str, Any]:
-        rv = (body.get("metadata") or {}).get("resourceVersion")
-        if state.status_cache is not None and rv == state.status_cache_base:
-            return state.status_cache  # the watch has not yet delivered our own last write
+        # The operator is the only writer of the status: what it last wrote is the truth, even when
+        # the watch has not delivered it yet (or delivered something else meanwhile).
+        if state.status_cache is not None:
+            return state.status_cache
         return dict(body.get("status") or {})
 
     async def reconcile(self, body: Mapping[str, Any], state: ObjectState) -> float:
@@ -223,10 +236,10 @@ class Controller:
         requested = annotations_of(body).get(RECONCILE_REQUESTED_AT)
         outcome_kw: dict[str, Any] = {"generation": generation, "now": now, "reconcile_requested": requested}
         events: list[tuple[str, str, str]] = []
-        delay = self.config.poll_interval
         result = "success"
+        error: BaseException | None = None
         try:
-            resolved = await self.resolve(body)
+            resolved = await self.resolve(body, state)
             outcome_kw["desired_hash"] = resolved.desired.hash
             outcome_kw["workspace"] = resolved.workspace
             outcome_kw["desired_enabled"] = resolved.desired.payload.get("spec", {}).get("enabled", True)
@@ -234,23 +247,11 @@ class Controller:
                 (resolved.workspace or "", resolved.desired.name), asyncio.Lock()
             )
             async with lock:
-                if is_paused(body):
-                    remote = await self.external.observe(resolved.creds, resolved.desired.name)
-                    outcome_kw.update(
-                        remote=remote,
-                        remote_known=True,
-                        problem=core.Problem.PAUSED,
-                        message="reconciliation is paused by the blaxel.ai/paused annotation; no writes to Blaxel",
-                    )
-                    result = "paused"
-                else:
-                    result = await self._converge(body, resolved, previous, outcome_kw, events)
-            state.failures = 0
+                force = bool(requested) and requested != previous.get("lastHandledReconcileAt")
+                result = await self._converge(body, resolved, previous, outcome_kw, events, force)
         except InputProblem as exc:
             result = exc.problem.value
             outcome_kw.update(problem=exc.problem, message=exc.message)
-            if exc.problem is core.Problem.INVALID_SPEC:
-                outcome_kw["rejected_hash"] = None
         except Unauthorized as exc:
             result = "unauthorized"
             outcome_kw.update(
@@ -260,12 +261,16 @@ class Controller:
             result = "invalid"
             outcome_kw.update(problem=core.Problem.INVALID_SPEC, message=f"Blaxel rejected the spec: {exc}")
         except BlaxelError as exc:
-            result = "error"
-            outcome_kw.update(problem=core.Problem.TRANSIENT, message=f"{describe(exc)}")
-            outcome_kw["_error"] = exc
+            result, error = "error", exc
+            outcome_kw.update(problem=core.Problem.TRANSIENT, message=str(exc))
+        except (KubeError, aiohttp.ClientError, TimeoutError) as exc:
+            # e.g. RBAC or apiserver trouble while reading a Secret: report it, retry with backoff
+            result, error = "error", exc
+            outcome_kw.update(
+                problem=core.Problem.TRANSIENT, message=f"Kubernetes API: {exc or type(exc).__name__}"
+            )
 
         problem: core.Problem | None = outcome_kw.get("problem")
-        error = outcome_kw.pop("_error", None)
         delay = self.next_delay(problem, outcome_kw, state, error)
         if problem in (core.Problem.TRANSIENT, core.Problem.UNAUTHORIZED, core.Problem.SECRET_NOT_FOUND):
             due = datetime.fromtimestamp(now.timestamp() + delay, UTC).strftime("%H:%M:%SZ")
@@ -285,44 +290,59 @@ class Controller:
         previous: Mapping[str, Any],
         outcome_kw: dict[str, Any],
         events: list[tuple[str, str, str]],
+        force: bool,
     ) -> str:
         creds, desired = resolved.creds, resolved.desired
-        owner = self.owner(body)
-        adopt = str(annotations_of(body).get(ADOPTION_POLICY, "")).lower() == "adopt"
+        meta = body.get("metadata") or {}
+        me = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        claim_key = (resolved.workspace or "", desired.name)
+        claimant = self.claims.get(claim_key)
+        if claimant is not None and claimant != me:
+            outcome_kw.update(
+                problem=core.Problem.ALREADY_EXISTS,
+                message=f"agent {desired.name!r} is managed by another resource ({claimant})",
+            )
+            return "already-exists"
+        paused = is_paused(body)
         remote = await self.external.observe(creds, desired.name)
-        decision = self._decide(desired, remote, owner, previous, adopt)
-        action = decision.action
         outcome_kw.update(remote=remote, remote_known=True)
+        decision = self._decide(body, resolved, remote, previous, force)
+        if paused:
+            # No writes while paused, but the status is refreshed and a foreign agent is still reported.
+            if decision.action is core.Action.ALREADY_EXISTS:
+                outcome_kw.update(problem=core.Problem.ALREADY_EXISTS, message=decision.message)
+                return "already-exists"
+            outcome_kw.update(
+                problem=core.Problem.PAUSED,
+                message="reconciliation is paused by the blaxel.ai/paused annotation; no writes to Blaxel",
+            )
+            return "paused"
         try:
-            if action in (core.Action.CREATE, core.Action.RECREATE):
+            if decision.action in (core.Action.CREATE, core.Action.RECREATE):
                 try:
                     remote = await self.external.create(creds, desired.payload)
                 except Conflict:
-                    # Deterministic names: a 409 (e.g. our own POST before a crash) means "check ownership".
+                    # Deterministic names: a 409 (e.g. our own POST before a crash) means "check ownership",
+                    # never "make another".
                     remote = await self.external.observe(creds, desired.name)
-                    decision = self._decide(desired, remote, owner, previous, adopt)
-                    action = decision.action
-                    if action in (core.Action.CREATE, core.Action.RECREATE):
-                        raise
-                    if action is core.Action.NOTHING or (action is core.Action.ADOPT and not decision.write):
-                        outcome_kw.update(remote=remote, applied_hash=desired.hash)
-                        return "success"
-                    if not decision.write:
-                        return self._settle(decision, desired, remote, outcome_kw, events)
-                    remote = await self._put(creds, desired, decision, outcome_kw, events)
-                    return "success"
-                outcome_kw.update(remote=remote, applied_hash=desired.hash, applied_now=True)
-                if action is core.Action.RECREATE:
-                    events.append(
-                        ("Normal", "Recreated", f"recreated agent {desired.name} deleted outside Kubernetes")
-                    )
+                    outcome_kw.update(remote=remote)
+                    decision = self._decide(body, resolved, remote, previous, force)
+                    if decision.action in (core.Action.CREATE, core.Action.RECREATE):
+                        raise  # gone again in between: the next reconcile retries
                 else:
-                    events.append(("Normal", "Created", f"created agent {desired.name}"))
-                return "success"
+                    outcome_kw.update(remote=remote, applied_hash=desired.hash, applied_now=True)
+                    self.claims[claim_key] = me
+                    if decision.action is core.Action.RECREATE:
+                        message = f"recreated agent {desired.name}, deleted outside Kubernetes"
+                        events.append(("Normal", "Recreated", message))
+                    else:
+                        events.append(("Normal", "Created", f"created agent {desired.name}"))
+                    return "success"
             if decision.write:
                 await self._put(creds, desired, decision, outcome_kw, events)
+                self.claims[claim_key] = me
                 return "success"
-            return self._settle(decision, desired, remote, outcome_kw, events)
+            return self._settle(decision, desired, outcome_kw, events, claim_key, me)
         except Invalid as exc:
             outcome_kw.update(
                 problem=core.Problem.INVALID_SPEC,
@@ -333,15 +353,23 @@ class Controller:
 
     def _decide(
         self,
-        desired: core.Desired,
+        body: Mapping[str, Any],
+        resolved: Resolved,
         remote: Mapping[str, Any] | None,
-        owner: Mapping[str, str],
         previous: Mapping[str, Any],
-        adopt: bool,
+        force: bool,
     ) -> core.Decision:
+        desired = resolved.desired
         observed = self.kind.comparable_observed(remote, desired.payload) if remote is not None else None
         decision = core.decide(
-            desired, remote, owner=owner, status=previous, adopt=adopt, comparable_observed=observed
+            desired,
+            remote,
+            owner=self.owner(body),
+            status=previous,
+            adopt=str(annotations_of(body).get(ADOPTION_POLICY, "")).lower() == "adopt",
+            comparable_observed=observed,
+            workspace=resolved.workspace,
+            retry_rejected=force,
         )
         if decision.action is core.Action.REJECTED:
             # keep Blaxel's own words from the rejection rather than a generic message
@@ -354,19 +382,27 @@ class Controller:
         self,
         decision: core.Decision,
         desired: core.Desired,
-        remote: Mapping[str, Any] | None,
         outcome_kw: dict[str, Any],
         events: list[tuple[str, str, str]],
+        claim_key: tuple[str, str],
+        me: str,
     ) -> str:
+        """Outcomes of decisions that write nothing to Blaxel."""
         action = decision.action
-        if action is core.Action.NOTHING:
+        if action in (core.Action.NOTHING, core.Action.ADOPT):
             outcome_kw["applied_hash"] = desired.hash
-        elif action is core.Action.ADOPT:
-            outcome_kw["applied_hash"] = desired.hash
-            events.append(("Normal", "Adopted", f"adopted existing agent {desired.name} (no changes needed)"))
+            self.claims[claim_key] = me
+            if action is core.Action.ADOPT and decision.first_adoption:
+                message = (
+                    f"adopted existing agent {desired.name} (it already matches the spec: not redeployed)"
+                )
+                events.append(("Normal", "Adopted", message))
         elif action is core.Action.ALREADY_EXISTS:
             outcome_kw.update(problem=core.Problem.ALREADY_EXISTS, message=decision.message)
             return "already-exists"
+        elif action is core.Action.WORKSPACE_CHANGED:
+            outcome_kw.update(problem=core.Problem.WORKSPACE_CHANGED, message=decision.message)
+            return "workspace-changed"
         elif action is core.Action.REJECTED:
             outcome_kw.update(
                 problem=core.Problem.INVALID_SPEC, message=decision.message, rejected_hash=desired.hash
@@ -412,21 +448,27 @@ class Controller:
         cfg = self.config
         if problem in (core.Problem.TRANSIENT, core.Problem.UNAUTHORIZED, core.Problem.SECRET_NOT_FOUND):
             state.failures += 1
-            delay = self.backoff.delay(problem, state.failures, _retry_after(error))
             self._set_backoff(state, problem.value)
-            return delay * random.uniform(0.8, 1.2)
+            return self.backoff.delay(
+                problem, state.failures, _retry_after(error), jitter=random.uniform(0.8, 1.2)
+            )
         self._set_backoff(state, None)
         state.failures = 0
         remote = outcome_kw.get("remote")
         status = remote.get("status") if isinstance(remote, Mapping) else None
         if outcome_kw.get("remote_known") and remote is not None and core.is_transitional(status):
+            now = time.monotonic()
+            if state.transitional != status:
+                state.transitional, state.transitional_since = status, now
+            if now - state.transitional_since > TRANSITIONAL_PATIENCE:
+                # stuck for long in one status (or one this version does not know): slow down
+                return min(cfg.poll_interval, max(cfg.deploy_poll_interval, 60.0))
             return cfg.deploy_poll_interval
+        state.transitional = None
         if outcome_kw.get("applied_now"):
             return cfg.deploy_poll_interval
-        if outcome_kw.get("remote_known") and remote is None and problem is core.Problem.PAUSED:
-            return cfg.poll_interval
-        # Jitter spreads thousands of settled agents' polls instead of polling them in step.
-        return cfg.poll_interval * random.uniform(0.9, 1.1)
+        # Jitter spreads thousands of settled agents' polls; never later than one poll interval.
+        return cfg.poll_interval * random.uniform(0.8, 1.0)
 
     def count_status(self, state: ObjectState, remote_status: str | None) -> None:
         """Keep the blaxel_operator_resources{status} gauge: each object counted once, under its status."""
@@ -496,38 +538,46 @@ class Controller:
     # ---- deletion -----------------------------------------------------------------------------------
 
     async def delete(self, body: Mapping[str, Any], state: ObjectState) -> tuple[bool, float, str]:
-        """Returns (done, retry delay, message)."""
-        policy = deletion_policy(body)
-        if policy == "Orphan":
-            self.post_event(
-                body,
-                type="Normal",
-                reason="Orphaned",
-                message="remote agent left in place (deletionPolicy Orphan)",
-            )
+        """Returns (done, retry delay, message). Needs only credentials and the name: never the env
+        Secrets (a namespace deletion removes them alongside the resource)."""
+        if deletion_policy(body) == "Orphan":
+            message = "remote agent left in place (deletionPolicy Orphan)"
+            self.post_event(body, type="Normal", reason="Orphaned", message=message)
             return True, 0, "orphaned"
-        previous = dict(body.get("status") or {})
+        previous = self.previous_status(body, state)
+        at_provider = previous.get("atProvider") or {}
+        created = bool(at_provider.get("name") or previous.get("appliedHash"))
+        escape = (
+            "set the annotation blaxel.ai/deletion-policy=Orphan to release the resource and keep the agent"
+        )
         if is_paused(body):
             return (
                 False,
                 self.config.poll_interval / 10,
-                "deletion waits: the resource is paused (blaxel.ai/paused); unpause it, or set the annotation "
-                "blaxel.ai/deletion-policy=Orphan to release it without deleting the agent",
+                f"deletion waits: the resource is paused (blaxel.ai/paused); unpause it, or {escape}",
             )
+        meta = body.get("metadata") or {}
         try:
-            resolved = await self.resolve(body)
-        except InputProblem as exc:
-            at_provider = previous.get("atProvider") or {}
-            if not at_provider.get("name") and not previous.get("appliedHash"):
+            spec = self.parse(body)
+            name = self.kind.remote_name(spec, meta.get("name", ""))
+            try:
+                creds = await self.credentials(meta.get("namespace", ""), spec)
+            except InputProblem:
+                if state.last_credentials is None:
+                    raise
+                creds = state.last_credentials  # e.g. its Secret went first in a namespace deletion
+        except (InputProblem, KubeError, aiohttp.ClientError, TimeoutError) as exc:
+            if not created:
                 return True, 0, "nothing was created remotely"
             state.failures += 1
-            return (
-                False,
-                self.backoff.delay(core.Problem.TRANSIENT, state.failures) * random.uniform(0.8, 1.2),
-                f"cannot delete the remote agent: {exc.message}; fix it, or set the annotation "
-                "blaxel.ai/deletion-policy=Orphan to release the resource without deleting the agent",
+            why = exc.message if isinstance(exc, InputProblem) else f"Kubernetes API: {exc}"
+            delay = self.backoff.delay(
+                core.Problem.TRANSIENT, state.failures, jitter=random.uniform(0.8, 1.2)
             )
-        creds, name = resolved.creds, resolved.desired.name
+            return False, delay, f"cannot delete the remote agent: {why}; fix it, or {escape}"
+        # Delete where the agent was made, even if the workspace setting changed since.
+        workspace = at_provider.get("workspace") or creds.workspace
+        creds = Credentials(creds.api_key, workspace)
         adopted = str(annotations_of(body).get(ADOPTION_POLICY, "")).lower() == "adopt"
         try:
             remote = await self.external.observe(creds, name)
@@ -537,12 +587,8 @@ class Controller:
                     self.post_event(body, type="Normal", reason="Deleted", message=f"deleted agent {name}")
                     return True, 0, "deleted"
                 if remote is not None:
-                    self.post_event(
-                        body,
-                        type="Normal",
-                        reason="Released",
-                        message=f"agent {name} is not ours; left in place",
-                    )
+                    message = f"agent {name} is not managed by this resource; left in place"
+                    self.post_event(body, type="Normal", reason="Released", message=message)
                 return True, 0, "released"
             if action is core.DeleteAction.DELETE:
                 remote = await self.external.delete(creds, name)
@@ -554,17 +600,18 @@ class Controller:
             state.delete_requested = True  # ours and DELETING (also after a restart mid-deletion)
             return False, self.config.deploy_poll_interval, f"waiting for agent {name} to be deleted"
         except Unauthorized as exc:
+            if not created:
+                return True, 0, "nothing was created remotely (and the credentials are refused)"
             state.failures += 1
-            return (
-                False,
-                self.backoff.delay(core.Problem.UNAUTHORIZED, state.failures),
-                f"Blaxel refused the credentials while deleting: {exc}; to release the resource without "
-                "deleting the agent, set the annotation blaxel.ai/deletion-policy=Orphan",
-            )
+            delay = self.backoff.delay(core.Problem.UNAUTHORIZED, state.failures)
+            return False, delay, f"Blaxel refused the credentials while deleting: {exc}; {escape}"
         except BlaxelError as exc:
             state.failures += 1
-            delay = self.backoff.delay(core.Problem.TRANSIENT, state.failures, _retry_after(exc))
-            return False, delay * random.uniform(0.8, 1.2), f"deleting agent {name} failed: {exc}"
+            jitter = random.uniform(0.8, 1.2)
+            delay = self.backoff.delay(
+                core.Problem.TRANSIENT, state.failures, _retry_after(exc), jitter=jitter
+            )
+            return False, delay, f"deleting agent {name} failed: {exc}"
 
 
 def _retry_after(error: BaseException | None) -> float | None:

@@ -16,9 +16,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
 
 
-def test_scope_is_required(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run"]) == 2
-    assert "--namespace NS" in capsys.readouterr().err
+def test_no_scope_means_all_namespaces_said_out_loud(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 2  # then stops at the missing credentials
+    assert "watching all namespaces" in capsys.readouterr().err
 
 
 def test_no_credentials_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,10 +28,24 @@ def remote(labels: dict[str, str] | None, memory: int = 2048, status: str = "DEP
 
 
 def decide(
-    d: core.Desired, r: dict[str, Any] | None, status: dict[str, Any], adopt: bool = False
+    d: core.Desired,
+    r: dict[str, Any] | None,
+    status: dict[str, Any],
+    adopt: bool = False,
+    workspace: str | None = None,
+    retry_rejected: bool = False,
 ) -> core.Decision:
     observed = agent.comparable_observed(r, d.payload) if r is not None else None
-    return core.decide(d, r, owner=OWNER, status=status, adopt=adopt, comparable_observed=observed)
+    return core.decide(
+        d,
+        r,
+        owner=OWNER,
+        status=status,
+        adopt=adopt,
+        comparable_observed=observed,
+        workspace=workspace,
+        retry_rejected=retry_rejected,
+    )
 
 
 D = desired()
@@ -61,6 +75,35 @@ def test_decide(
 ) -> None:
     decision = decide(D, r, status, adopt)
     assert (decision.action, decision.write) == (action, write), case
+
+
+def test_adopted_without_write_stays_ours_without_the_annotation() -> None:
+    first = decide(D, remote(None), {}, adopt=True)
+    assert (first.action, first.write, first.first_adoption) == (core.Action.ADOPT, False, True)
+    later = decide(D, remote(None), APPLIED, adopt=False)
+    assert (later.action, later.write, later.first_adoption) == (core.Action.ADOPT, False, False)
+
+
+def test_switched_off_outside_kubernetes_is_drift() -> None:
+    off = remote(OWNER)
+    off["spec"]["enabled"] = False
+    assert decide(D, off, APPLIED).drift == ["spec.enabled"]
+
+
+def test_workspace_change_never_recreates_elsewhere() -> None:
+    status = {**APPLIED, "atProvider": {"name": "res", "workspace": "old"}}
+    assert decide(D, None, status, workspace="new").action is core.Action.WORKSPACE_CHANGED
+    assert decide(D, remote(OWNER), status, workspace="old").action is core.Action.NOTHING
+
+
+def test_reconcile_request_retries_a_rejected_spec() -> None:
+    assert decide(D, None, {"rejectedHash": D.hash}, retry_rejected=True).action is core.Action.CREATE
+
+
+def test_terminated_agent_is_deleted_not_waited_for() -> None:
+    assert core.decide_delete(remote(OWNER, status="TERMINATED"), owner=OWNER, adopted=False) is (
+        core.DeleteAction.DELETE
+    )
 
 
 def test_drift_names_fields() -> None:

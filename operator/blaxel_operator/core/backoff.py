@@ -1,4 +1,4 @@
-"""How long to wait before the next try, by kind of problem. Pure; jitter is added by the caller."""
+"""How long to wait before the next try, by kind of problem. Pure: the caller draws the jitter."""
 
 from __future__ import annotations
 
@@ -16,14 +16,17 @@ class BackoffPolicy:
     secret_base: float = 5.0  # missing Secret: often created moments later (e.g. by external-secrets)
     secret_cap: float = 60.0
 
-    def delay(self, problem: Problem, failures: int, retry_after: float | None = None) -> float:
-        """Delay after the `failures`-th consecutive failure (1-based)."""
+    def delay(
+        self, problem: Problem, failures: int, retry_after: float | None = None, *, jitter: float = 1.0
+    ) -> float:
+        """Delay after the `failures`-th consecutive failure (1-based), scaled by `jitter`, never
+        beyond the cap and never before the server's Retry-After."""
         n = max(0, failures - 1)
         if problem is Problem.UNAUTHORIZED:
-            return min(self.unauthorized_cap, self.unauthorized_base * 2**n)
+            return min(self.unauthorized_cap, self.unauthorized_base * 2**n * jitter)
         if problem is Problem.SECRET_NOT_FOUND:
-            return min(self.secret_cap, self.secret_base * 2**n)
-        delay = min(self.cap, self.base * 2**n)
+            return min(self.secret_cap, self.secret_base * 2**n * jitter)
+        delay = min(self.cap, self.base * 2**n * jitter)
         if retry_after is not None:
-            delay = min(self.cap, max(delay, retry_after))  # the server's word, but never beyond the cap
+            delay = max(delay, min(self.cap, retry_after))
         return delay

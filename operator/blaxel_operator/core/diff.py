@@ -8,14 +8,18 @@ the last applied payload, because a subset comparison cannot see them.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from typing import Any
 
 
-def stable_hash(value: Any) -> str:
-    """A short, stable digest of a JSON-able value (keys sorted)."""
-    data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(data.encode()).hexdigest()[:32]
+def stable_hash(value: Any, key: str | None = None) -> str:
+    """A short, stable digest of a JSON-able value (keys sorted); an HMAC when a key is given, so that
+    values inside it cannot be guessed offline from the digest."""
+    data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    if key:
+        return "hmac-sha256:" + hmac.new(key.encode(), data, hashlib.sha256).hexdigest()[:32]
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:32]
 
 
 def subset_diff(desired: Any, observed: Any, path: str = "") -> list[str]:

@@ -26,12 +26,13 @@ READY_STATUSES = {"DEPLOYED"}
 FAILED_STATUSES = {"FAILED"}
 DEACTIVATED_STATUSES = {"DEACTIVATED"}
 SETTLED_NOT_READY = {"TERMINATED", "ARCHIVED"}
-DELETING_STATUSES = {"DELETING", "TERMINATED"}
+DELETING_STATUSES = {"DELETING"}
+STALLED_STATUSES = {"TERMINATED"}  # settled and unusable: a human has to look
 # Anything else (UPLOADING, BUILDING, BUILT, DEPLOYING, DEACTIVATING, ARCHIVING, UNARCHIVING and values
 # this version does not know) is treated as in progress: Blaxel's status is an open set.
 
 # Right after a PUT, Blaxel may still show the previous build's FAILED for a few seconds.
-STALE_FAILED_GRACE = timedelta(seconds=20)
+STALE_STATUS_GRACE = timedelta(seconds=20)
 EVENTS_KEPT = 5
 
 
@@ -63,6 +64,7 @@ class Action(enum.Enum):
     WAIT = "wait"  # the remote is being deleted; recreate once it is gone
     ALREADY_EXISTS = "already-exists"
     REJECTED = "rejected"  # this exact payload was refused as invalid: wait for a change
+    WORKSPACE_CHANGED = "workspace-changed"  # the agent lives elsewhere: never leak it by recreating
 
 
 @dataclass(frozen=True)
@@ -75,15 +77,20 @@ class Desired:
 
 
 def make_desired(
-    name: str, payload: dict[str, Any], comparable: dict[str, Any], has_secrets: bool
+    name: str,
+    payload: dict[str, Any],
+    comparable: dict[str, Any],
+    has_secrets: bool,
+    hash_key: str | None = None,
 ) -> Desired:
     labels = (comparable.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
-        for key in OWNER_LABELS:
-            labels.pop(key, None)
+        for label in OWNER_LABELS:
+            labels.pop(label, None)
         if not labels:
             comparable["metadata"].pop("labels")
-    return Desired(name, payload, comparable, stable_hash(payload), has_secrets)
+    # Keyed with the API key: the payload holds secret values, and the rest of it is public (the spec).
+    return Desired(name, payload, comparable, stable_hash(payload, hash_key), has_secrets)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class Decision:
     drift: list[str] = field(default_factory=list)
     write: bool = False  # whether the action writes to Blaxel
     message: str = ""
+    first_adoption: bool = False  # ADOPT: the first time (announce it), not a later poll
 
 
 def decide(
@@ -102,18 +110,35 @@ def decide(
     status: Mapping[str, Any],
     adopt: bool,
     comparable_observed: dict[str, Any] | None,
+    workspace: str | None = None,
+    retry_rejected: bool = False,
 ) -> Decision:
-    """What to do, given the desired payload, the remote object (None: 404) and our last status."""
-    if status.get("rejectedHash") == desired.hash:
-        return Decision(Action.REJECTED, message="the same spec was rejected by Blaxel; change it to retry")
+    """What to do, given the desired payload, the remote object (None: 404) and our last status.
+
+    `workspace` is where the agent is looked for now; `retry_rejected` (a reconcile request) retries a
+    payload Blaxel rejected before, since a 400 may depend on things outside the spec.
+    """
     at_provider = status.get("atProvider") or {}
+    applied = status.get("appliedHash")
+    previously = bool(applied) and at_provider.get("name") == desired.name
+    was_in = at_provider.get("workspace")
+    if previously and workspace and was_in and was_in != workspace:
+        return Decision(
+            Action.WORKSPACE_CHANGED,
+            message=(
+                f"agent {desired.name!r} lives in workspace {was_in!r} but the resource now points at "
+                f"{workspace!r}; moving agents between workspaces is not supported: restore the workspace, "
+                "or delete this resource (the agent in the old workspace is deleted) and create a new one"
+            ),
+        )
+    if status.get("rejectedHash") == desired.hash and not retry_rejected:
+        return Decision(Action.REJECTED, message="the same spec was rejected by Blaxel; change it to retry")
     if remote is None:
-        if at_provider.get("name") == desired.name and status.get("appliedHash"):
-            return Decision(Action.RECREATE, write=True)
-        return Decision(Action.CREATE, write=True)
+        return Decision(Action.RECREATE if previously else Action.CREATE, write=True)
     remote_status = str(remote.get("status") or "")
     who = ownership(remote, owner)
-    if who is Ownership.FOREIGN or (who is Ownership.UNOWNED and not adopt):
+    # An agent we adopted without writing carries no owner labels yet: our status remembers it.
+    if who is Ownership.FOREIGN or (who is Ownership.UNOWNED and not adopt and not previously):
         labels = (remote.get("metadata") or {}).get("labels") or {}
         if who is Ownership.FOREIGN:
             holder = "/".join(str(labels.get(k, "?")) for k in OWNER_LABELS)
@@ -130,8 +155,10 @@ def decide(
         )
     drift = subset_diff(desired.comparable, comparable_observed or {})
     if who is Ownership.UNOWNED:
-        return Decision(Action.ADOPT, drift=drift, write=bool(drift) or desired.has_secrets)
-    applied = status.get("appliedHash")
+        # Adopting an agent that already matches writes nothing: a PUT would redeploy a running agent.
+        # It gets the owner labels with its next update.
+        write = bool(drift) or desired.has_secrets or (bool(applied) and applied != desired.hash)
+        return Decision(Action.ADOPT, drift=drift, write=write, first_adoption=not previously)
     if applied and applied != desired.hash:
         return Decision(Action.UPDATE, drift=drift, write=True)
     if not applied and desired.has_secrets:
@@ -173,6 +200,7 @@ class Problem(enum.Enum):
     ALREADY_EXISTS = "AlreadyExists"
     TRANSIENT = "ReconcileError"
     PAUSED = "Paused"
+    WORKSPACE_CHANGED = "WorkspaceChanged"
 
 
 @dataclass(frozen=True)
@@ -244,6 +272,15 @@ def _deploy_state(outcome: Outcome, previous: Mapping[str, Any]) -> tuple[Condit
     remote = outcome.remote or {}
     status = str(remote.get("status") or "")
     name = (remote.get("metadata") or {}).get("name", "")
+    if status in READY_STATUSES or status in FAILED_STATUSES:
+        # Right after a PUT Blaxel may still report the previous deployment's outcome (DEPLOYED or
+        # FAILED) for a few seconds: until an event newer than our write shows up, it is deploying.
+        applied_at = outcome.now if outcome.applied_now else parse_time(previous.get("appliedTime"))
+        if applied_at is not None and outcome.now - applied_at < STALE_STATUS_GRACE:
+            events = [e for e in (remote.get("events") or []) if isinstance(e, dict)]
+            latest = parse_time(events[-1].get("time")) if events else None
+            if latest is not None and latest < applied_at:
+                return Condition(READY, False, "Deploying", f"deployment of {name} starting"), True, False
     if status in READY_STATUSES:
         return Condition(READY, True, "Deployed", f"agent {name} is deployed"), False, False
     if status in DEACTIVATED_STATUSES and not outcome.desired_enabled:
@@ -253,15 +290,10 @@ def _deploy_state(outcome: Outcome, previous: Mapping[str, Any]) -> tuple[Condit
             False,
         )
     if status in FAILED_STATUSES:
-        applied_at = parse_time(previous.get("appliedTime"))
-        if outcome.applied_now or (applied_at and outcome.now - applied_at < STALE_FAILED_GRACE):
-            latest = parse_time(((remote.get("events") or [{}])[-1] or {}).get("time"))
-            applied_time = outcome.now if outcome.applied_now else applied_at
-            if latest is None or (applied_time is not None and latest < applied_time):
-                return Condition(READY, False, "Deploying", f"deployment of {name} starting"), True, False
         return Condition(READY, False, "DeployFailed", _failure_message(remote)), False, True
     if status in SETTLED_NOT_READY or status in DEACTIVATED_STATUSES:
-        return Condition(READY, False, "Unavailable", f"agent {name} is {status}"), False, False
+        stalled = status in STALLED_STATUSES
+        return Condition(READY, False, "Unavailable", f"agent {name} is {status}"), False, stalled
     return Condition(READY, False, "Deploying", f"agent {name} is {status or 'pending'}"), True, False
 
 
@@ -330,7 +362,12 @@ def status_for(outcome: Outcome, previous: Mapping[str, Any]) -> dict[str, Any]:
             conditions.append(Condition(SYNCED, False, "ReconcileError", outcome.message))
             reconciling = True
     else:
-        stalled = problem in (Problem.INVALID_SPEC, Problem.ALREADY_EXISTS, Problem.UNAUTHORIZED)
+        stalled = problem in (
+            Problem.INVALID_SPEC,
+            Problem.ALREADY_EXISTS,
+            Problem.UNAUTHORIZED,
+            Problem.WORKSPACE_CHANGED,
+        )
         conditions.append(Condition(READY, False, problem.value, outcome.message))
         conditions.append(Condition(SYNCED, False, "ReconcileError", outcome.message))
         if stalled:

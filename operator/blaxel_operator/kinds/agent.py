@@ -166,7 +166,12 @@ def _env_payload(env: EnvVar, secrets: SecretValues) -> dict[str, Any]:
 def comparable_desired(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The desired payload minus what cannot be compared: secret values (masked by the API)."""
     desired = copy.deepcopy(dict(payload))
-    for env in desired.get("spec", {}).get("runtime", {}).get("envs", []) or []:
+    spec = desired.setdefault("spec", {})
+    # Blaxel's documented defaults: unset in the spec still means "enabled" and "not public", so an
+    # agent switched off or made public outside Kubernetes is drift.
+    spec.setdefault("enabled", True)
+    spec.setdefault("public", False)
+    for env in spec.get("runtime", {}).get("envs", []) or []:
         if env.get("secret"):
             env.pop("value", None)
     return desired
@@ -179,6 +184,10 @@ def comparable_observed(observed: Mapping[str, Any], desired: Mapping[str, Any])
         "spec": copy.deepcopy(dict(observed.get("spec") or {})),
     }
     spec = result["spec"]
+    # absent means the documented default on this side too (see comparable_desired)
+    for key, default in (("enabled", True), ("public", False)):
+        if spec.get(key) is None:
+            spec[key] = default
     want_spec = desired.get("spec") or {}
     runtime = spec.get("runtime")
     if isinstance(runtime, dict) and isinstance(runtime.get("envs"), list):
