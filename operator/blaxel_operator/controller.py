@@ -401,7 +401,13 @@ class Controller:
             outcome_kw.update(problem=core.Problem.ALREADY_EXISTS, message=decision.message)
             return "already-exists"
         elif action is core.Action.WORKSPACE_CHANGED:
-            outcome_kw.update(problem=core.Problem.WORKSPACE_CHANGED, message=decision.message)
+            # what we observed was the other workspace: keep reporting the agent where it lives
+            outcome_kw.update(
+                problem=core.Problem.WORKSPACE_CHANGED,
+                message=decision.message,
+                remote=None,
+                remote_known=False,
+            )
             return "workspace-changed"
         elif action is core.Action.REJECTED:
             outcome_kw.update(
