@@ -227,6 +227,8 @@ class Controller:
         """Reconcile once; returns the delay until the next reconcile is due."""
         now = utcnow()
         meta = body.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            return self.config.deploy_poll_interval  # the deletion handler owns it now: never (re)create
         if FINALIZER not in (meta.get("finalizers") or []):
             # Kopf spawns the daemon and adds the finalizer in the same cycle: never create a remote
             # agent that a deletion racing with the finalizer could orphan. Its arrival wakes us.
@@ -304,9 +306,20 @@ class Controller:
             )
             return "already-exists"
         paused = is_paused(body)
-        remote = await self.external.observe(creds, desired.name)
+        fresh = not (
+            previous.get("atProvider") or previous.get("appliedHash") or previous.get("rejectedHash")
+        )
+        adopting = str(annotations_of(body).get(ADOPTION_POLICY, "")).lower() == "adopt"
+        if fresh and not paused and not adopting:
+            # Never reconciled: POST straight away (like `bl apply`) and save a GET per new agent;
+            # a 409 leads to the same ownership check as an observed agent. (Resources meant to adopt
+            # read first: their agent most likely exists.)
+            remote = None
+            decision = core.Decision(core.Action.CREATE, write=True)
+        else:
+            remote = await self.external.observe(creds, desired.name)
+            decision = self._decide(body, resolved, remote, previous, force)
         outcome_kw.update(remote=remote, remote_known=True)
-        decision = self._decide(body, resolved, remote, previous, force)
         if paused:
             # No writes while paused, but the status is refreshed and a foreign agent is still reported.
             if decision.action is core.Action.ALREADY_EXISTS:

@@ -17,11 +17,12 @@ FAULT_KINDS = ("500", "502", "503", "429", "timeout", "reset")
 
 
 def effective_posts(sim: BlaxelSimulator) -> Counter[str]:
-    """POSTs that created something: answered 200, or failed by a fault injected after the write."""
+    """POSTs that created something: answered 200, or answered with a fault injected after a write that
+    succeeded."""
     return Counter(
         str(c.agent)
         for c in sim.calls(method="POST")
-        if (c.status == 200 and not c.fault) or (c.fault and c.fault_phase == "after")
+        if (c.status == 200 and not c.fault) or (c.fault_phase == "after" and c.effective_status == 200)
     )
 
 
@@ -80,7 +81,8 @@ async def test_faults_and_sigkill_restarts_lose_nothing(
     assert injected > 10
     print(f"faults injected: {injected}; calls: {len(sim.calls())}")
     twice = {name: n for name, n in effective_posts(sim).items() if n > 1}
-    assert not twice, f"agents created more than once: {twice}"
+    detail = {n: [(c.method, c.status, c.fault, c.fault_phase) for c in sim.calls(agent=n)] for n in twice}
+    assert not twice, f"agents created more than once: {twice}: {detail}"
     for name in remaining:
         agent = sim.get_agent(name) or {}
         assert agent["spec"]["runtime"]["memory"] == (4096 if name in updated else 2048)

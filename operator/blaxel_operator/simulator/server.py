@@ -56,6 +56,9 @@ class CallRecord:
     fault_phase: str | None = None
     api_version: str | None = None
     duration: float = 0.0
+    #: For a fault injected "after": the status the call itself produced (e.g. 200, or 409 when the
+    #: write could not happen anyway), which the client never saw.
+    effective_status: int | None = None
 
     @property
     def is_write(self) -> bool:
@@ -264,6 +267,7 @@ class BlaxelSimulator:
         except ApiError as error:
             response = _error(error)
         if drawn is not None:
+            call.effective_status = response.status
             return await self._inject(request, call, *drawn)
         return response
 
