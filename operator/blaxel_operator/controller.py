@@ -68,6 +68,7 @@ class ObjectState:
     last_credentials: Credentials | None = None  # to delete even once the credentials Secret is gone
     transitional: str | None = None  # the in-progress remote status seen last, and since when
     transitional_since: float = 0.0
+    in_rhythm: bool = False  # settled and polled once per interval since
 
 
 def annotations_of(body: Mapping[str, Any]) -> Mapping[str, str]:
@@ -219,9 +220,13 @@ class Controller:
     def previous_status(self, body: Mapping[str, Any], state: ObjectState) -> dict[str, Any]:
         # The operator is the only writer of the status: what it last wrote is the truth, even when
         # the watch has not delivered it yet (or delivered something else meanwhile).
+        observed = dict(body.get("status") or {})
         if state.status_cache is not None:
+            if observed == state.status_cache:
+                state.status_cache = None  # delivered: the body is the truth again (and memory is freed)
+                return observed
             return state.status_cache
-        return dict(body.get("status") or {})
+        return observed
 
     async def reconcile(self, body: Mapping[str, Any], state: ObjectState) -> float:
         """Reconcile once; returns the delay until the next reconcile is due."""
@@ -467,6 +472,7 @@ class Controller:
         cfg = self.config
         if problem in (core.Problem.TRANSIENT, core.Problem.UNAUTHORIZED, core.Problem.SECRET_NOT_FOUND):
             state.failures += 1
+            state.in_rhythm = False
             self._set_backoff(state, problem.value)
             return self.backoff.delay(
                 problem, state.failures, _retry_after(error), jitter=random.uniform(0.8, 1.2)
@@ -477,6 +483,7 @@ class Controller:
         status = remote.get("status") if isinstance(remote, Mapping) else None
         if outcome_kw.get("remote_known") and remote is not None and core.is_transitional(status):
             now = time.monotonic()
+            state.in_rhythm = False
             if state.transitional != status:
                 state.transitional, state.transitional_since = status, now
             if now - state.transitional_since > TRANSITIONAL_PATIENCE:
@@ -485,9 +492,15 @@ class Controller:
             return cfg.deploy_poll_interval
         state.transitional = None
         if outcome_kw.get("applied_now"):
+            state.in_rhythm = False
             return cfg.deploy_poll_interval
-        # Jitter spreads thousands of settled agents' polls; never later than one poll interval.
-        return cfg.poll_interval * random.uniform(0.8, 1.0)
+        # Settled: the first poll comes at a random point of the interval, the next ones one interval
+        # apart. Thousands of agents never poll in step, none waits longer than one interval, and each
+        # costs exactly one GET per interval.
+        if state.in_rhythm:
+            return cfg.poll_interval
+        state.in_rhythm = True
+        return cfg.poll_interval * random.uniform(0.5, 1.0)
 
     def count_status(self, state: ObjectState, remote_status: str | None) -> None:
         """Keep the blaxel_operator_resources{status} gauge: each object counted once, under its status."""

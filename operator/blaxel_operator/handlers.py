@@ -3,8 +3,8 @@ schedule (fast while Blaxel deploys, `--poll-interval` when settled), deletion g
 
 No create/update handlers: they would run concurrently with the poll and add Kopf progress writes. The
 per-object daemon starts on create and on operator start (resume) and is woken on every spec or annotation
-change, so create/update/resume all reconcile through it. (Kopf still stores its diff-base annotation once,
-because the deletion handler counts as a change handler.)
+change, so create/update/resume all reconcile through it. Kopf's diff-base is
+switched off for the same reason (see NoDiffBaseStorage).
 """
 
 from __future__ import annotations
@@ -74,6 +74,18 @@ class Runtime:
             await self.kube.close()
 
 
+class NoDiffBaseStorage(kopf.DiffBaseStorage):
+    """No memory of the "last handled" spec. The operator has no create/update handlers (the daemon
+    compares with Blaxel itself), so Kopf's diff-base would only cost a write and a watch event per new
+    object and per spec change (the deletion handler makes Kopf keep one otherwise)."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return self.build(body=body)  # "already handled": there is nothing to detect changes for
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 WAKE_HANDLER = "wake"
 IN_HANDLER_WAIT = 60.0  # seconds a deletion handler waits in place before handing back to Kopf
 
@@ -104,9 +116,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: lis
         settings.persistence.finalizer = FINALIZER
         # Kopf's own bookkeeping lives in annotations, never in status (the CRD would prune it).
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="blaxel.ai")
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix="blaxel.ai", key="last-handled-configuration"
-        )
+        settings.persistence.diffbase_storage = NoDiffBaseStorage()
         # Only our explicit events become Kubernetes Events, not every log line of Kopf.
         settings.posting.level = logging.CRITICAL
         settings.watching.server_timeout = 300
@@ -143,7 +153,7 @@ def _register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind
     resource = (kind.group, kind.version, kind.plural)
 
     @kopf.on.event(*resource, registry=registry, id=WAKE_HANDLER)
-    def wake(body: kopf.Body, memo: Any, **_: Any) -> None:
+    async def wake(body: kopf.Body, memo: Any, **_: Any) -> None:
         """Wake the daemon on a spec change or a change of one of our annotations, not on status."""
         state = object_state(memo)
         annotations = body.metadata.annotations

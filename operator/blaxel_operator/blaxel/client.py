@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import heapq
+import itertools
 import logging
 import random
 import time
@@ -72,6 +74,40 @@ class TokenBucket:
                     self.tokens -= 1
                     return
                 await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+class PrioritySlots:
+    """At most `size` holders at once; waiting writes go before waiting reads.
+
+    A write usually completes a reconcile (POST, PUT) while a read starts or polls one: serving writes
+    first converges a burst of new resources sooner than first come, first served.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.free = max(1, size)
+        self.waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.seq = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.waiters, (priority, next(self.seq), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed the slot just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        while self.waiters:
+            _, _, future = heapq.heappop(self.waiters)
+            if not future.done():
+                future.set_result(None)
+                return
+        self.free += 1
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -147,7 +183,7 @@ class BlaxelApi:
         api_version: str = API_VERSION,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.inflight = asyncio.Semaphore(max(1, max_inflight))
+        self.inflight = PrioritySlots(max_inflight)
         self.bucket = TokenBucket(rate, burst)
         self.inline_retries = inline_retries
         self.api_version = api_version
@@ -201,7 +237,8 @@ class BlaxelApi:
         if creds.workspace:
             headers["X-Blaxel-Workspace"] = creds.workspace
         await self.bucket.acquire()
-        async with self.inflight:
+        await self.inflight.acquire(1 if method == "GET" else 0)
+        try:
             started = time.monotonic()
             try:
                 response = await self.http.request(method, path, headers=headers, json=json, params=params)
@@ -215,6 +252,8 @@ class BlaxelApi:
                 ) from None
             finally:
                 API_LATENCY.labels(method).observe(time.monotonic() - started)
+        finally:
+            self.inflight.release()
         API_REQUESTS.labels(method, str(response.status_code)).inc()
         if response.status_code < 500:
             READINESS.mark()
