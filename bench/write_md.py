@@ -101,8 +101,8 @@ def why(summary: Summary) -> list[str]:
             f"2·N·L/C + deployment = {floor2:.1f} s = {floor2 / p.bound:.2f}x the bound: the 1.5x target leaves "
             "almost no room for anything else.",
             "",
-            "Then the order and the start. Calls wait for one of the C slots first come, first served, so the "
-            "deployment polls of early agents go before the POSTs of later ones: the median POST leaves "
+            "Then the order and the start. Writes go before reads for one of the C slots, yet with N POSTs "
+            "queued at once each waits its turn: the median POST leaves "
             f"{post_median:.1f} s after the apply started, the last {post_last:.1f} s (the bound sends all in "
             f"{p.api_seconds:.1f} s). In the first quarter of the run the API is only {early:.0f}% busy: the "
             f"apply itself takes {over(conv, lambda r: r.seconds_to_apply).median:.1f} s, and Kopf must take "
@@ -114,7 +114,7 @@ def why(summary: Summary) -> list[str]:
                 else " (the finalizer)"
             )
             + " and processing the watch events that follow, while the operator's CPU is the busiest process "
-            "(see below and 'What would help').",
+            "(see below).",
             "",
             "The Kubernetes API emulator is not the bottleneck: it uses "
             f"{over(conv, lambda r: r.cpu_share['kube-emulator'] * 100).fmt(0, '%')} of one core during "
@@ -148,18 +148,19 @@ def why(summary: Summary) -> list[str]:
             f"{op_kb.median:.0f} KB per resource against {fl_kb.median:.0f} KB. Most of the difference is the "
             "daemon per object: Kopf keeps a task, a stopper and the latest body of every object for its "
             "daemon (the idle-daemon reference above), and the bodies are large because the status carries "
-            "`atProvider.events`. On top, the operator caches the last status it wrote per object "
-            "(`ObjectState.status_cache`, parsed from the PATCH response). A tracemalloc run at 300 resources "
-            "(commit b384e00) put the watch bodies retained for the daemons at ~9 KB and the status cache at "
-            "~5.5 KB per resource.",
+            "`atProvider.events`. The operator's own cache of the status it last wrote "
+            "(`ObjectState.status_cache`) lives only until the watch delivers that write. A tracemalloc run at "
+            "300 resources (commit b384e00, before that cache was made short-lived) put the watch bodies "
+            "retained for the daemons at ~9 KB and the status cache at ~5.5 KB per resource.",
             "",
         ]
     return out
 
 
-RECOMMENDATIONS = """## What would help (measured on scratch copies, not applied)
+RECOMMENDATIONS = """## History: what the first measurements led to
 
-Measured with this bench (500 agents, the parameters below, convergence only) on scratch copies of the operator
+All of the changes below are in the operator since fbb1bf3 (with sniffio as a dependency and the short-lived
+status cache); this is how each was measured before it was applied. Measured with this bench (500 agents, the parameters below, convergence only) on scratch copies of the operator
 at commit a00aa56, each change on top of the previous ones; the four variants ran interleaved, 3 runs each,
 because absolute times drift by up to ~10% between sessions on this shared 2-core machine:
 
@@ -173,12 +174,12 @@ because absolute times drift by up to ~10% between sessions on this shared 2-cor
 Before a00aa56 an observe GET preceded every first POST; on scratch copies of b384e00, dropping it saved ~0.9
 GET per agent and about 2 s of the convergence (the change a00aa56 made).
 
-Caveats: (2) must keep deletion working (Kopf's deletion cause does not use the diff-base; the e2e deletion tests
-would tell); with (3), polls wait as long as writes keep coming (bounded by the number of resources wanting one). Smaller findings: httpcore calls `import sniffio` on every request and sniffio is not installed
-(anyio 4.16 dropped it), so every Blaxel call pays a failed import (~40 us; ~5% of the operator's samples in
-py-spy); adding `sniffio` to the dependencies removes it. Memory: dropping the status cache once the watch has
-delivered the operator's own write, or keeping fewer `atProvider.events` in the status, would cut a few KB per
-resource; the rest of the gap to the floor is the daemon per object.
+Notes: (2) keeps deletion working (Kopf's deletion cause does not use the diff-base; the e2e deletion tests
+pass); with (3), polls wait as long as writes keep coming (bounded by the number of resources wanting one).
+httpcore calls `import sniffio` on every request (anyio 4.16 dropped the dependency), so without sniffio every
+Blaxel call paid a failed import (~40 us; ~5% of the operator's samples in py-spy). What remains of the
+convergence gap is the two-call floor above (1.45x) plus Kopf's intake of 500 new objects; of the memory gap,
+the daemon per object.
 """
 
 
