@@ -166,3 +166,25 @@ def test_events_are_truncated_to_the_most_recent() -> None:
     kept = core.status_for(out, {})["atProvider"]["events"]
     assert len(kept) == core.EVENTS_KEPT
     assert kept[-1]["time"] == "2026-11-29T11:00:19Z"
+
+
+def test_stale_deployed_right_after_put_is_deploying_then_times_out() -> None:
+    old_event = {"type": "deployment", "status": "DEPLOYED", "time": "2026-11-29T11:59:00Z"}
+    just_put = core.Outcome(
+        generation=2,
+        now=NOW,
+        remote=agent_obj("DEPLOYED", [old_event]),
+        remote_known=True,
+        applied_hash="h",
+        applied_now=True,
+    )
+    after_put = core.status_for(just_put, {})
+    assert types(after_put)["Ready"] == ("False", "Deploying")
+    much_later = core.Outcome(
+        generation=2,
+        now=NOW + timedelta(seconds=30),
+        remote=agent_obj("DEPLOYED", [old_event]),
+        remote_known=True,
+        applied_hash="h",
+    )
+    assert types(core.status_for(much_later, after_put))["Ready"] == ("True", "Deployed")

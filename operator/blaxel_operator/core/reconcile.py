@@ -32,7 +32,8 @@ STALLED_STATUSES = {"TERMINATED"}  # settled and unusable: a human has to look
 # this version does not know) is treated as in progress: Blaxel's status is an open set.
 
 # Right after a PUT, Blaxel may still show the previous build's FAILED for a few seconds.
-STALE_STATUS_GRACE = timedelta(seconds=20)
+STALE_FAILED_GRACE = timedelta(seconds=20)  # documented: "a stale FAILED ... for a few seconds"
+STALE_DEPLOYED_GRACE = timedelta(seconds=10)  # same idea, shorter: a fast deploy must not look slow
 EVENTS_KEPT = 5
 
 
@@ -276,7 +277,8 @@ def _deploy_state(outcome: Outcome, previous: Mapping[str, Any]) -> tuple[Condit
         # Right after a PUT Blaxel may still report the previous deployment's outcome (DEPLOYED or
         # FAILED) for a few seconds: until an event newer than our write shows up, it is deploying.
         applied_at = outcome.now if outcome.applied_now else parse_time(previous.get("appliedTime"))
-        if applied_at is not None and outcome.now - applied_at < STALE_STATUS_GRACE:
+        grace = STALE_DEPLOYED_GRACE if status in READY_STATUSES else STALE_FAILED_GRACE
+        if applied_at is not None and outcome.now - applied_at < grace:
             events = [e for e in (remote.get("events") or []) if isinstance(e, dict)]
             latest = parse_time(events[-1].get("time")) if events else None
             if latest is not None and latest < applied_at:
