@@ -31,7 +31,7 @@ async def test_create_becomes_deployed_and_ready(
     assert condition(obj, "Synced")["reason"] == "ReconcileSuccess"  # type: ignore[index]
     assert condition(obj, "Reconciling") is None and condition(obj, "Stalled") is None
     assert "blaxel.ai/finalizer" in obj["metadata"]["finalizers"]
-    remote = sim.get_agent("bot")
+    remote = sim.get_agent("bot") or {}
     assert remote["metadata"]["labels"]["team"] == "a"
     assert remote["metadata"]["labels"]["x-blaxel-operator-namespace"] == "default"
     assert writes(sim, "bot") == ["POST"]
@@ -47,7 +47,7 @@ async def test_spec_update_makes_exactly_one_put(
     await k.patch_agent("default", "bot", {"spec": {"runtime": {"memory": 4096}}})
     obj = await wait_ready(k, "default", "bot", generation=2)
     assert obj["status"]["observedGeneration"] == 2
-    assert sim.get_agent("bot")["spec"]["runtime"]["memory"] == 4096
+    assert (sim.get_agent("bot") or {})["spec"]["runtime"]["memory"] == 4096
     assert writes(sim, "bot") == ["POST", "PUT"]
     assert "Updated" in await k.event_reasons("default", "bot")
 

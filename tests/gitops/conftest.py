@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gitops_states import ArgoHealth, make_argocd_health
+
+from .gitops_states import ArgoHealth, make_argocd_health
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gitops_states import ArgoHealth, load_states, state_id
 
 from blaxel_operator.health import argocd_health_lua
+
+from .gitops_states import ArgoHealth, load_states, state_id
 
 STATES = load_states()
 ARGO_STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}

@@ -24,7 +24,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from gitops_states import ArgoHealth, complete_object, load_states, state_id
+
+from .gitops_states import ArgoHealth, complete_object, load_states, state_id
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "blaxel.ai_blaxelagents.yaml"

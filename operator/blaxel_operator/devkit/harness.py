@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 async def wait_for(
-    probe: Callable[[], Awaitable[T]],
+    probe: Callable[[], Awaitable[T | None]],
     *,
     timeout: float = 30.0,
     interval: float = 0.05,
