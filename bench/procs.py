@@ -11,12 +11,11 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,9 @@ from typing import Any
 import httpx
 import psutil
 
+from blaxel_operator.devkit.harness import free_port, wait_until
+
 _RUNNING: list[Managed] = []
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def python_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -143,17 +137,6 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 signal.signal(signal.SIGTERM, _on_sigterm)
 
 
-def wait_until(probe: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 def http_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1.0).status_code == 200
@@ -190,13 +173,16 @@ def start_kube(workdir: Path) -> KubeServer:
     ready.unlink(missing_ok=True)  # a file left by an earlier run in the same directory
     argv = [
         sys.executable,
-        str(BENCH / "kube_server.py"),
+        "-m",
+        "blaxel_operator.devkit.kube",
         "--port",
         "0",
         "--crds",
         str(REPO / "crds"),
         "--kubeconfig",
         str(kubeconfig),
+        "--counters-port",
+        "0",
         "--ready-file",
         str(ready),
     ]

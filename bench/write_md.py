@@ -37,8 +37,8 @@ def setup(summary: Summary) -> list[str]:
         "",
         "Every run starts fresh processes on 127.0.0.1, each in its own process:",
         "",
-        "- the Kubernetes API emulator (`blaxel_operator.devkit.kube`, run by `bench/kube_server.py`, which adds "
-        "a `GET /counters` endpoint on a separate port for the emulator's write counters);",
+        "- the Kubernetes API emulator (`python -m blaxel_operator.devkit.kube --counters-port 0`, which serves "
+        "its write counters at `GET /counters` on a separate loopback port);",
         f"- the Blaxel API simulator (`python -m blaxel_operator.simulator --latency {p.latency:g} "
         f"--step-seconds {p.step:g}`): every call takes L = {p.latency * 1000:.0f} ms, a deployment goes "
         f"UPLOADING -> BUILDING -> DEPLOYING -> DEPLOYED in 3 steps = {p.deploy_seconds:g} s;",

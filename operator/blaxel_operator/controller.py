@@ -61,8 +61,7 @@ class ObjectState:
     failures: int = 0
     backoff_reason: str | None = None
     seen: tuple[Any, ...] | None = None  # generation + watched annotations last seen
-    status_cache: dict[str, Any] | None = None  # what we last wrote...
-    status_cache_base: str | None = None  # ...and the resourceVersion it was written over
+    status_cache: dict[str, Any] | None = None  # what we last wrote, until the watch delivers it
     delete_requested: bool = False  # DELETE sent; the remote's 404 then means "deleted"
     counted_status: str | None = None  # the remote status this object is counted under (metrics)
     last_credentials: Credentials | None = None  # to delete even once the credentials Secret is gone
@@ -93,9 +92,11 @@ def utcnow() -> datetime:
 @dataclass
 class Resolved:
     creds: Credentials
-    workspace: str | None
     desired: core.Desired
-    spec: Any
+
+    @property
+    def workspace(self) -> str | None:
+        return self.creds.workspace
 
 
 TRANSITIONAL_PATIENCE = 300.0  # after this long in one in-progress status, poll it less often
@@ -210,10 +211,10 @@ class Controller:
             name,
             payload,
             comparable,
-            has_secrets=bool(refs) or _has_inline_secret(payload),
+            has_secrets=self.kind.has_secret_values(payload),
             hash_key=creds.api_key,
         )
-        return Resolved(creds, creds.workspace, desired, spec)
+        return Resolved(creds, desired)
 
     # ---- reconcile ----------------------------------------------------------------------------------
 
@@ -548,7 +549,6 @@ class Controller:
         KUBE_WRITES.labels(self.kind.kind).inc()
         if result is not None:
             state.status_cache = dict(result.get("status") or {})
-            state.status_cache_base = meta.get("resourceVersion")
 
     def emit(
         self,
@@ -651,8 +651,3 @@ def _retry_after(error: BaseException | None) -> float | None:
 
 
 WARNING_REASONS = {"DeployFailed", "InvalidSpec", "AlreadyExists", "SecretNotFound", "Unauthorized"}
-
-
-def _has_inline_secret(payload: Mapping[str, Any]) -> bool:
-    envs = ((payload.get("spec") or {}).get("runtime") or {}).get("envs") or []
-    return any(isinstance(e, dict) and e.get("secret") for e in envs)

@@ -44,14 +44,12 @@ class Runtime:
             rate=config.rate_limit,
             burst=config.rate_burst,
         )
-        self.connection: kopf.ConnectionInfo | None = None
         self.kube: KubeApi | None = None
         self.controllers: dict[str, Controller] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
     def set_connection(self, info: kopf.ConnectionInfo) -> None:
         old = self.kube
-        self.connection = info
         self.kube = KubeApi(info)
         for controller in self.controllers.values():
             controller.kube = self.kube

@@ -17,19 +17,22 @@ class Redactor(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self._secrets: set[str] = set()
+        self._ordered: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     def add(self, value: str | None) -> None:
-        if value and len(value) >= 4:
+        if value and len(value) >= 4 and value not in self._secrets:
             with self._lock:
                 self._secrets.add(value)
+                # longest first, so a secret containing another is replaced whole; sorted here, not per record
+                self._ordered = tuple(sorted(self._secrets, key=len, reverse=True))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
+        if not self._ordered:
             return True
         message = record.getMessage()
         redacted = message
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._ordered:
             if secret in redacted:
                 redacted = redacted.replace(secret, "<redacted>")
         if redacted != message:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -41,7 +42,7 @@ async def keep_readiness(api: BlaxelApi, creds: Credentials | None, every: float
         return
     while True:
         last = READINESS.last_success
-        idle = last is None or asyncio.get_running_loop().time() - last > every
+        idle = last is None or time.monotonic() - last > every  # the clock Readiness uses
         if idle:
             with contextlib.suppress(BlaxelError):
                 await api.request("GET", "/agents", creds, params={"limit": 1})

@@ -22,7 +22,7 @@ async def test_wrong_key_and_nothing_created_releases_promptly(
 
 
 async def test_deletion_does_not_need_the_env_secrets(
-    k: KubeClient, kube: object, sim: BlaxelSimulator, start_operator: StartOperator
+    k: KubeClient, sim: BlaxelSimulator, start_operator: StartOperator
 ) -> None:
     await start_operator()
     await k.apply_secret("default", "env", {"token": "v-123456"})

@@ -4,7 +4,6 @@ leaked, no finalizer stuck."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections import Counter
 
@@ -51,7 +50,6 @@ async def test_faults_and_sigkill_restarts_lose_nothing(
     deleted = rng.sample(names, 4)
     for name in deleted:
         await k.delete_agent("default", name)
-    await asyncio.sleep(0)  # let the patches land before the next kill
     await wait_for(lambda: _any_put(sim), timeout=30, what="an update in flight")
     assert op.alive, op.logs()[-3000:]
     await op.kill()  # SIGKILL in the middle of updating and deleting

@@ -6,13 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from blaxel_operator.devkit.harness import wait_until
 from blaxel_operator.simulator import SimulatorAdmin
 
 from .conftest import PAGINATED, agent_body
@@ -45,14 +45,15 @@ def simulator_process(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[st
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        deadline = time.monotonic() + 20
-        while not url_file.exists():
+
+        def started() -> bool:
             if process.poll() is not None:
                 raise AssertionError(
                     f"the simulator exited: {process.stderr.read() if process.stderr else ''}"
                 )
-            assert time.monotonic() < deadline, "the simulator did not start"
-            time.sleep(0.05)
+            return url_file.exists()
+
+        wait_until(started, timeout=20, what="the simulator to start")
         yield url_file.read_text().strip(), process
     finally:
         if process.poll() is None:
@@ -85,10 +86,12 @@ def test_scripted_session_against_the_cli_simulator(
         assert created.status_code == 200 and created.json()["status"] == "UPLOADING"
         assert api.post("/agents", json=body).status_code == 409
 
-        deadline = time.monotonic() + 10
-        while (status := api.get("/agents/cli-agent").json()["status"]) != "DEPLOYED":
-            assert time.monotonic() < deadline, status
-            time.sleep(0.02)
+        wait_until(
+            lambda: api.get("/agents/cli-agent").json()["status"] == "DEPLOYED",
+            timeout=10,
+            interval=0.02,
+            what="DEPLOYED",
+        )
 
         body["spec"]["runtime"]["memory"] = 2048
         updated = api.put("/agents/cli-agent", json=body)
@@ -101,10 +104,13 @@ def test_scripted_session_against_the_cli_simulator(
 
         deleted = api.delete("/agents/cli-agent")
         assert deleted.status_code == 200 and deleted.json()["status"] == "DELETING"
-        deadline = time.monotonic() + 10
-        while (code := api.get("/agents/cli-agent").status_code) != 404:
-            assert code == 200 and time.monotonic() < deadline
-            time.sleep(0.02)
+
+        def gone() -> bool:
+            code = api.get("/agents/cli-agent").status_code
+            assert code in (200, 404), code  # DELETING answers 200 until the agent is gone
+            return code == 404
+
+        wait_until(gone, timeout=10, interval=0.02, what="the agent to be gone")
 
         assert (
             api.get(

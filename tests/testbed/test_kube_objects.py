@@ -167,3 +167,13 @@ async def test_write_counters_count_by_method_resource_and_subresource(api: Api,
     assert kube.object_write_counts[("blaxelagents", "default", "agent-1")] == 4
     kube.reset_counters()
     assert kube.writes("blaxelagents") == 0
+
+
+async def test_counters_as_json_for_the_counters_port(api: Api, kube: KubeEmulator) -> None:
+    kube.reset_counters()
+    await api.create(AGENTS, agent())
+    counters = kube.counters()
+    assert {"method": "POST", "plural": "blaxelagents", "subresource": None, "count": 1} in counters["writes"]
+    assert {"plural": "blaxelagents", "namespace": "default", "name": "agent-1", "count": 1} in counters[
+        "object_writes"
+    ]

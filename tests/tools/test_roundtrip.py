@@ -4,7 +4,6 @@ env waits for its Secret, then gets exactly one PUT (its secret values cannot be
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -118,7 +117,12 @@ async def test_import_apply_adopts_every_agent_without_a_write(
             "value": "new-" + SECRET_VALUE,
             "secret": True,
         }
-        await asyncio.sleep(1.5)  # a few more deploy polls: still nothing else written
+        since = sim.last_seq
+
+        async def polled_again() -> bool:  # a few more polls of it: still nothing else written
+            return len(sim.calls(agent="secret-bot", method="GET", since=since)) >= 3
+
+        await wait_for(polled_again, timeout=15, interval=0.05, what="more polls of secret-bot")
         writes = [(c.method, c.agent) for c in sim.calls(writes_only=True)]
         assert writes == [("PUT", "secret-bot")]
     except BaseException:

@@ -7,6 +7,14 @@ import asyncio
 import pytest
 
 from blaxel_operator.blaxel.client import PrioritySlots, parse_retry_after
+from blaxel_operator.devkit.harness import wait_for
+
+
+async def queued(slots: PrioritySlots, count: int) -> None:
+    async def enough() -> bool:
+        return len(slots.waiters) >= count
+
+    await wait_for(enough, timeout=5, interval=0, what=f"{count} waiters")
 
 
 async def test_waiting_writes_are_served_before_waiting_reads() -> None:
@@ -20,9 +28,9 @@ async def test_waiting_writes_are_served_before_waiting_reads() -> None:
         slots.release()
 
     tasks = [asyncio.create_task(take("read-1", 1)), asyncio.create_task(take("read-2", 1))]
-    await asyncio.sleep(0)
+    await queued(slots, 2)
     tasks.append(asyncio.create_task(take("write", 0)))
-    await asyncio.sleep(0)
+    await queued(slots, 3)
     slots.release()
     await asyncio.gather(*tasks)
     assert order == ["write", "read-1", "read-2"]
@@ -32,7 +40,7 @@ async def test_a_cancelled_waiter_does_not_leak_its_slot() -> None:
     slots = PrioritySlots(1)
     await slots.acquire(0)
     waiter = asyncio.create_task(slots.acquire(0))
-    await asyncio.sleep(0)
+    await queued(slots, 1)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter

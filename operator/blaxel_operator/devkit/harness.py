@@ -50,6 +50,20 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+def wait_until(
+    probe: Callable[[], T | None], *, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
+) -> T:
+    """`wait_for` for synchronous code (subprocesses, blocking clients)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}; last: {str(value)[:2000]}")
+        time.sleep(interval)
+
+
 def condition(obj: Mapping[str, Any] | None, ctype: str) -> dict[str, Any] | None:
     for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
         if cond.get("type") == ctype:

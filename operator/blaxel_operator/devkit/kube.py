@@ -385,6 +385,21 @@ class KubeEmulator:
         self.object_write_counts.clear()
         self.request_count = 0
 
+    def counters(self) -> JSON:
+        """The request and write counters as JSON (for `--counters-port` and benchmarks)."""
+        return {
+            "request_count": self.request_count,
+            "resource_version": self.resource_version,
+            "writes": [
+                {"method": m, "plural": p, "subresource": sub, "count": c}
+                for (m, p, sub), c in self.write_counts.items()
+            ],
+            "object_writes": [
+                {"plural": p, "namespace": ns, "name": n, "count": c}
+                for (p, ns, n), c in self.object_write_counts.items()
+            ],
+        }
+
     def writes(
         self, plural: str, *, method: str | None = None, subresource: str | bool | None = False
     ) -> int:
@@ -1046,6 +1061,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--history-size", type=int, default=10_000, help="watch events kept for replays")
     parser.add_argument("--no-kopf-peering", action="store_true", help="do not install Kopf's peering CRDs")
+    parser.add_argument(
+        "--counters-port",
+        type=int,
+        metavar="PORT",
+        help="also serve the write counters (GET, DELETE to reset) at /counters on this loopback port "
+        "(0: any), apart from the Kubernetes API",
+    )
+    parser.add_argument(
+        "--ready-file", metavar="PATH", help="once listening, write {url, counters_url} as JSON to PATH"
+    )
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -1058,6 +1083,14 @@ async def _serve(args: argparse.Namespace) -> None:
     url = await emulator.start(args.host, args.port)
     if args.kubeconfig:
         emulator.write_kubeconfig(args.kubeconfig, args.namespace)
+    counters_runner, counters_url = None, None
+    if args.counters_port is not None:
+        counters_runner, counters_url = await _serve_counters(emulator, args.counters_port)
+    if args.ready_file:
+        target = Path(args.ready_file)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(json.dumps({"url": url, "counters_url": counters_url}))
+        tmp.replace(target)  # readers never see half a file
     print(f"Kubernetes API emulator listening on {url}", flush=True)
     if args.kubeconfig:
         print(f"kubeconfig: {args.kubeconfig}", flush=True)
@@ -1071,7 +1104,28 @@ async def _serve(args: argparse.Namespace) -> None:
     try:
         await stop.wait()
     finally:
+        if counters_runner is not None:
+            await counters_runner.cleanup()
         await emulator.stop()
+
+
+async def _serve_counters(emulator: KubeEmulator, port: int) -> tuple[web.AppRunner, str]:
+    """The write counters as JSON on a separate loopback port: kept out of the Kubernetes API paths."""
+
+    async def get_counters(_: web.Request) -> web.Response:
+        return web.json_response(emulator.counters())
+
+    async def reset_counters(_: web.Request) -> web.Response:
+        emulator.reset_counters()
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/counters", get_counters)
+    app.router.add_delete("/counters", reset_counters)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
 
 
 def run(args: argparse.Namespace) -> int:

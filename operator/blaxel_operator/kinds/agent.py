@@ -163,6 +163,12 @@ def _env_payload(env: EnvVar, secrets: SecretValues) -> dict[str, Any]:
     return out
 
 
+def has_secret_values(payload: Mapping[str, Any]) -> bool:
+    """Secret envs (from a Secret or marked `secret: true`): masked in responses, never comparable."""
+    envs = ((payload.get("spec") or {}).get("runtime") or {}).get("envs") or []
+    return any(isinstance(e, dict) and e.get("secret") for e in envs)
+
+
 def comparable_desired(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The desired payload minus what cannot be compared: secret values (masked by the API)."""
     desired = copy.deepcopy(dict(payload))
@@ -220,11 +226,11 @@ KIND = Kind(
     version="v1alpha1",
     plural="blaxelagents",
     api_collection="agents",
-    blaxel_kind="Agent",
     parse_spec=parse_spec,
     secret_refs=secret_refs,
     build_payload=build_payload,
     comparable_desired=comparable_desired,
     comparable_observed=comparable_observed,
     remote_name=remote_name,
+    has_secret_values=has_secret_values,
 )

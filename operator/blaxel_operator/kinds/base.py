@@ -16,12 +16,6 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
-class OpenModel(BaseModel):
-    """Model of a remote object: unknown fields are kept (the API grows)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
-
-
 @dataclass(frozen=True)
 class SecretRef:
     """A key of a Secret in the resource's namespace."""
@@ -45,7 +39,6 @@ class Kind:
     version: str
     plural: str
     api_collection: str  # Blaxel path segment, e.g. "agents"
-    blaxel_kind: str  # `kind` of Blaxel's own manifests (bl apply), e.g. "Agent"
     parse_spec: Callable[[Mapping[str, Any]], Any]
     secret_refs: Callable[[Any], list[SecretRef]]
     # (spec model, remote name, resolved secret values, extra labels) -> API payload
@@ -56,3 +49,5 @@ class Kind:
     comparable_observed: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
     # (spec model, resource name) -> the remote object's name
     remote_name: Callable[[Any, str], str]
+    # (payload) -> whether it carries secret values, which the API masks and so cannot be compared
+    has_secret_values: Callable[[Mapping[str, Any]], bool]
