@@ -32,7 +32,7 @@ async def test_faults_and_sigkill_restarts_lose_nothing(
     sim.set_faults(rate=0.3, kinds=FAULT_KINDS, phase="random", timeout_seconds=1.5, retry_after=1)
     args = ("--request-timeout", "1", "--rate-limit", "0")
     op = await start_operator(*args)
-    names = [f"agent-{i}" for i in range(12)]
+    names = [f"agent-{i}" for i in range(20)]
     for name in names:
         await k.create_agent("default", name, {"runtime": {"image": f"acme/{name}:1", "memory": 2048}})
 
@@ -44,10 +44,10 @@ async def test_faults_and_sigkill_restarts_lose_nothing(
     await op.kill()  # SIGKILL in the middle of creating
     op = await start_operator(*args)
 
-    updated = rng.sample(names, 6)
+    updated = rng.sample(names, 10)
     for name in updated:
         await k.patch_agent("default", name, {"spec": {"runtime": {"memory": 4096}}})
-    deleted = rng.sample(names, 4)
+    deleted = rng.sample(names, 6)
     for name in deleted:
         await k.delete_agent("default", name)
     await wait_for(lambda: _any_put(sim), timeout=30, what="an update in flight")
