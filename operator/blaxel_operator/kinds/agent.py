@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import CamelModel, Kind, SecretRef, SecretValues
+from .base import CamelModel, Kind, Readiness, SecretRef, SecretValues
+from .deployable import deployment_readiness
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 MAX_NAME_LENGTH = 49
@@ -220,12 +221,23 @@ def comparable_observed(observed: Mapping[str, Any], desired: Mapping[str, Any])
     return result
 
 
+def readiness(remote: Mapping[str, Any], desired: Mapping[str, Any]) -> Readiness:
+    return deployment_readiness(remote, desired, "agent")
+
+
+def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
+    """The agent's inference endpoint."""
+    url = (remote.get("metadata") or {}).get("url")
+    return {"url": url} if url else {}
+
+
 KIND = Kind(
     kind="BlaxelAgent",
     group="blaxel.ai",
     version="v1alpha1",
     plural="blaxelagents",
     api_collection="agents",
+    noun="agent",
     parse_spec=parse_spec,
     secret_refs=secret_refs,
     build_payload=build_payload,
@@ -233,4 +245,9 @@ KIND = Kind(
     comparable_observed=comparable_observed,
     remote_name=remote_name,
     has_secret_values=has_secret_values,
+    readiness=readiness,
+    at_provider_extra=at_provider_extra,
+    singular="blaxelagent",
+    short_names=("bla", "blagent"),
+    spec_model=BlaxelAgentSpec,
 )

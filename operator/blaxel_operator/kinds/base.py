@@ -1,9 +1,14 @@
-"""What the generic reconciler needs to know about a Blaxel kind."""
+"""What the generic reconciler needs to know about a Blaxel kind.
+
+A kind is one module (model, payload, comparison, readiness, what `atProvider` shows, its nouns) exposing
+a `KIND`; `kinds.registry` lists them. Nothing generic knows a kind's vocabulary: it asks the kind.
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -31,6 +36,58 @@ SecretValues = Mapping[SecretRef, str]
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A Kubernetes resource of another kind, in the same namespace, that a spec uses.
+
+    `kind` is the Kubernetes kind (e.g. BlaxelPolicy); `field` says where in the spec (for messages).
+    """
+
+    kind: str
+    name: str
+    field: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+# Reference -> the remote (Blaxel) name of the resource it names; filled by the runtime once every
+# referenced resource is Ready.
+ResolvedRefs = Mapping[Reference, str]
+
+
+class Phase(enum.Enum):
+    """Where a remote object stands, as judged by its kind (Blaxel's status strings are an open set)."""
+
+    READY = "ready"  # serves what the spec asks for
+    PROGRESSING = "progressing"  # on its way (uploading, building, deploying, unknown statuses...)
+    FAILED = "failed"  # the last deployment failed; a spec change or a retry may fix it
+    UNAVAILABLE = "unavailable"  # settled but not serving (e.g. deactivated while wanted enabled)
+    TERMINAL = "terminal"  # settled and unusable: a human has to look
+    DELETING = "deleting"  # being deleted remotely
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """A kind's verdict on a remote object: the phase plus the Ready condition's reason and message."""
+
+    phase: Phase
+    reason: str
+    message: str
+
+
+def no_references(spec: Any) -> list[Reference]:
+    return []
+
+
+def no_secrets(spec: Any) -> list[SecretRef]:
+    return []
+
+
+def no_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
 class Kind:
     """A Blaxel kind managed through a Kubernetes custom resource."""
 
@@ -38,16 +95,34 @@ class Kind:
     group: str
     version: str
     plural: str
-    api_collection: str  # Blaxel path segment, e.g. "agents"
+    api_collection: str  # Blaxel path below /v0, e.g. "agents", "integrations/connections"
+    noun: str  # what Blaxel calls one, in messages: "agent", "integration connection"
     parse_spec: Callable[[Mapping[str, Any]], Any]
-    secret_refs: Callable[[Any], list[SecretRef]]
-    # (spec model, remote name, resolved secret values, extra labels) -> API payload
-    build_payload: Callable[[Any, str, SecretValues, Mapping[str, str]], dict[str, Any]]
+    # (spec model, resource name) -> the remote object's name
+    remote_name: Callable[[Any, str], str]
+    # (spec model, remote name, resolved secret values, extra labels[, resolved references]) -> payload
+    build_payload: Callable[..., dict[str, Any]]
     # (desired payload) -> the part of it that must be contained in the observed object
     comparable_desired: Callable[[Mapping[str, Any]], dict[str, Any]]
     # (observed object, desired payload) -> observed, normalised to compare with comparable_desired
     comparable_observed: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
-    # (spec model, resource name) -> the remote object's name
-    remote_name: Callable[[Any, str], str]
+    # (remote object, desired payload) -> its phase and the Ready reason/message
+    readiness: Callable[[Mapping[str, Any], Mapping[str, Any]], Readiness]
     # (payload) -> whether it carries secret values, which the API masks and so cannot be compared
     has_secret_values: Callable[[Mapping[str, Any]], bool]
+    secret_refs: Callable[[Any], list[SecretRef]] = no_secrets
+    # (spec model) -> the Kubernetes resources it names (policyRefs, volumeRef...), resolved before use
+    references: Callable[[Any], list[Reference]] = no_references
+    # (remote object) -> kind-specific fields of status.atProvider (beyond name, workspace, status...)
+    at_provider_extra: Callable[[Mapping[str, Any]], dict[str, Any]] = no_extra
+    # Deployables (agents, functions, models, jobs) redeploy on every write: right after one, a DEPLOYED
+    # or FAILED left over from the previous deployment is not the answer yet.
+    redeploys_on_write: bool = True
+    singular: str = ""
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = field(default=("blaxel",))
+    spec_model: type[BaseModel] | None = None
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}"
