@@ -122,9 +122,26 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="enable Kopf HA peering under this name (default: standalone, one replica)",
     )
+    p.add_argument(
+        "--shard-index",
+        type=int,
+        default=int(os.environ.get("BLAXEL_OPERATOR_SHARD_INDEX", "0")),
+        metavar="I",
+        help="with --shard-count: reconcile only the resources of shard I (a stable hash of namespace "
+        "and name); env BLAXEL_OPERATOR_SHARD_INDEX",
+    )
+    p.add_argument(
+        "--shard-count",
+        type=int,
+        default=int(os.environ.get("BLAXEL_OPERATOR_SHARD_COUNT", "1")),
+        metavar="N",
+        help="split the resources among N operator processes (default 1: all); env BLAXEL_OPERATOR_SHARD_COUNT",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> OperatorConfig:
+    if args.shard_count < 1 or not 0 <= args.shard_index < args.shard_count:
+        raise CliError(f"--shard-index must be in 0..{args.shard_count - 1} and --shard-count >= 1")
     if not args.namespace and not args.all_namespaces:
         # Kopf's own default; said out loud because it needs cluster-wide RBAC
         print("blaxel-operator: no --namespace given: watching all namespaces", file=sys.stderr)
@@ -168,6 +185,8 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         log_format=args.log_format,
         log_level=args.log_level,
         peering=args.peering,
+        shard_index=args.shard_index,
+        shard_count=args.shard_count,
     )
 
 

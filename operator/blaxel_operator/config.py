@@ -5,14 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .blaxel.client import DEFAULT_API_URL, Credentials
+from .core.decide import (
+    ADOPTION_POLICY,
+    DELETION_POLICY,
+    FINALIZER,
+    PAUSED,
+    RECONCILE_REQUESTED_AT,
+    WATCHED_ANNOTATIONS,
+)
 
-ANNOTATION_PREFIX = "blaxel.ai"
-PAUSED = f"{ANNOTATION_PREFIX}/paused"
-ADOPTION_POLICY = f"{ANNOTATION_PREFIX}/adoption-policy"
-DELETION_POLICY = f"{ANNOTATION_PREFIX}/deletion-policy"
-RECONCILE_REQUESTED_AT = f"{ANNOTATION_PREFIX}/reconcile-requested-at"
-FINALIZER = f"{ANNOTATION_PREFIX}/finalizer"
-WATCHED_ANNOTATIONS = (PAUSED, ADOPTION_POLICY, DELETION_POLICY, RECONCILE_REQUESTED_AT)
+__all__ = [
+    "ADOPTION_POLICY",
+    "DELETION_POLICY",
+    "FINALIZER",
+    "PAUSED",
+    "RECONCILE_REQUESTED_AT",
+    "WATCHED_ANNOTATIONS",
+    "OperatorConfig",
+]
 
 
 @dataclass
@@ -34,6 +44,8 @@ class OperatorConfig:
     log_format: str = "text"
     log_level: str = "info"
     peering: str | None = None
+    shard_index: int = 0  # this process reconciles the objects whose stable hash mod shard_count is this
+    shard_count: int = 1
     # backoff caps (seconds)
     max_backoff: float = 300.0
     unauthorized_backoff: float = 900.0

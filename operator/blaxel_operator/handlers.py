@@ -1,16 +1,14 @@
-"""Kopf wiring, kept thin: every event of a resource pokes its daemon, the daemon reconciles on a
-schedule (fast while Blaxel deploys, `--poll-interval` when settled), deletion goes through a finalizer.
+"""Kopf wiring, kept thin: every watch event of every kind feeds the runtime (which schedules
+reconciles on its own work queue), deletion goes through Kopf's finalizer handler.
 
-No create/update handlers: they would run concurrently with the poll and add Kopf progress writes. The
-per-object daemon starts on create and on operator start (resume) and is woken on every spec or annotation
-change, so create/update/resume all reconcile through it. Kopf's diff-base is
-switched off for the same reason (see NoDiffBaseStorage).
+No create/update handlers and no per-object daemons: Kopf only watches and holds the finalizer; the
+runtime's queue decides when each object is reconciled. Kopf's diff-base is switched off (see
+NoDiffBaseStorage).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Mapping
@@ -18,64 +16,27 @@ from typing import Any
 
 import kopf
 
-from .blaxel.client import BlaxelApi, ExternalClient
-from .config import FINALIZER, WATCHED_ANNOTATIONS, OperatorConfig
-from .controller import Controller, ObjectState
+from .config import OperatorConfig
+from .core.decide import FINALIZER
 from .kinds.base import Kind
 from .kubeapi import KubeApi
 from .logs import REDACTOR
+from .runtime.manager import Runtime, shard_of
 
 log = logging.getLogger(__name__)
+
+WATCH_HANDLER = "watch"
+IN_HANDLER_WAIT = 60.0  # seconds a deletion handler waits in place before handing back to Kopf
 
 
 def post_event(body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
     kopf.event(dict(body), type=type, reason=reason, message=message)  # type: ignore[arg-type]
 
 
-class Runtime:
-    """Shared clients, created once per operator process."""
-
-    def __init__(self, config: OperatorConfig) -> None:
-        self.config = config
-        self.api = BlaxelApi(
-            config.api_url,
-            timeout=config.request_timeout,
-            max_inflight=config.max_inflight,
-            rate=config.rate_limit,
-            burst=config.rate_burst,
-        )
-        self.kube: KubeApi | None = None
-        self.controllers: dict[str, Controller] = {}
-        self._closing: set[asyncio.Task[None]] = set()
-
-    def set_connection(self, info: kopf.ConnectionInfo) -> None:
-        old = self.kube
-        self.kube = KubeApi(info)
-        for controller in self.controllers.values():
-            controller.kube = self.kube
-        if old is not None:
-            task = asyncio.get_running_loop().create_task(old.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
-
-    def controller(self, kind: Kind) -> Controller:
-        if kind.kind not in self.controllers:
-            if self.kube is None:
-                raise kopf.TemporaryError("not logged in to Kubernetes yet", delay=1)
-            external = ExternalClient(self.api, kind.api_collection)
-            self.controllers[kind.kind] = Controller(kind, external, self.kube, self.config, post_event)
-        return self.controllers[kind.kind]
-
-    async def close(self) -> None:
-        await self.api.close()
-        if self.kube is not None:
-            await self.kube.close()
-
-
 class NoDiffBaseStorage(kopf.DiffBaseStorage):
-    """No memory of the "last handled" spec. The operator has no create/update handlers (the daemon
-    compares with Blaxel itself), so Kopf's diff-base would only cost a write and a watch event per new
-    object and per spec change (the deletion handler makes Kopf keep one otherwise)."""
+    """No memory of the "last handled" spec. The operator has no create/update handlers (it compares
+    with Blaxel itself), so Kopf's diff-base would only cost a write and a watch event per new object
+    and per spec change (the deletion handler makes Kopf keep one otherwise)."""
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         return self.build(body=body)  # "already handled": there is nothing to detect changes for
@@ -84,133 +45,86 @@ class NoDiffBaseStorage(kopf.DiffBaseStorage):
         return None
 
 
-WAKE_HANDLER = "wake"
-IN_HANDLER_WAIT = 60.0  # seconds a deletion handler waits in place before handing back to Kopf
-
-
-class QuietWakeFilter(logging.Filter):
-    """Kopf logs every event handler run at INFO; the wake-up runs on every watch event: drop those."""
+class QuietWatchFilter(logging.Filter):
+    """Kopf logs every event handler run at INFO; the watch handler runs on every event: drop those."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno <= logging.INFO and f"'{WAKE_HANDLER}'" in str(record.msg))
+        return not (record.levelno <= logging.INFO and f"'{WATCH_HANDLER}'" in str(record.msg))
 
 
-def object_state(memo: Any) -> ObjectState:
-    state = getattr(memo, "blaxel_state", None)
-    if state is None:
-        state = ObjectState()
-        memo.blaxel_state = state
-    return state
+def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
+    settings.persistence.finalizer = FINALIZER
+    # Kopf's own bookkeeping lives in annotations, never in status (the CRD would prune it).
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="blaxel.ai")
+    settings.persistence.diffbase_storage = NoDiffBaseStorage()
+    # Only our explicit events become Kubernetes Events, not every log line of Kopf.
+    settings.posting.level = logging.CRITICAL
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 60
+    # Resources come from API discovery; scanning namespaces/CRDs would need extra RBAC for nothing.
+    settings.scanning.disabled = True
+    if config.peering:
+        settings.peering.name = config.peering
+        settings.peering.mandatory = True
+        settings.peering.standalone = False
+        # Peers of equal priority all pause; distinct priorities make one replica active, the rest standby.
+        settings.peering.priority = random.randint(1, 2**31 - 1)
+    else:
+        settings.peering.standalone = True
 
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: list[Kind]) -> Runtime:
-    runtime = Runtime(config)
-    logging.getLogger("kopf.objects").addFilter(QuietWakeFilter())
+    runtime = Runtime(config, kinds, post_event)
+    logging.getLogger("kopf.objects").addFilter(QuietWatchFilter())
     if config.default_credentials is not None:
         REDACTOR.add(config.default_credentials.api_key)
 
     @kopf.on.startup(registry=registry)
-    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        settings.persistence.finalizer = FINALIZER
-        # Kopf's own bookkeeping lives in annotations, never in status (the CRD would prune it).
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="blaxel.ai")
-        settings.persistence.diffbase_storage = NoDiffBaseStorage()
-        # Only our explicit events become Kubernetes Events, not every log line of Kopf.
-        settings.posting.level = logging.CRITICAL
-        settings.watching.server_timeout = 300
-        settings.watching.client_timeout = 330
-        settings.networking.request_timeout = 60
-        # Resources come from API discovery; scanning namespaces/CRDs would need extra RBAC for nothing.
-        settings.scanning.disabled = True
-        if config.peering:
-            settings.peering.name = config.peering
-            settings.peering.mandatory = True
-            settings.peering.standalone = False
-            # Peers of equal priority all pause; distinct priorities make one replica active, the rest standby.
-            settings.peering.priority = random.randint(1, 2**31 - 1)
-        else:
-            settings.peering.standalone = True
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        configure_settings(settings, config)
 
     @kopf.on.login(registry=registry)
     async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
         if info is not None:
-            runtime.set_connection(info)
+            runtime.set_kube(KubeApi(info))
         return info
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
         await runtime.close()
 
+    def in_shard(body: kopf.Body, **_: Any) -> bool:
+        if config.shard_count <= 1:
+            return True
+        meta = body.metadata
+        return shard_of(meta.namespace or "", meta.name or "", config.shard_count) == config.shard_index
+
     for kind in kinds:
-        _register_kind(registry, runtime, kind)
+        register_kind(registry, runtime, kind, in_shard)
     return runtime
 
 
-def _register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind) -> None:
+def register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind, in_shard: Any) -> None:
     resource = (kind.group, kind.version, kind.plural)
 
-    @kopf.on.event(*resource, registry=registry, id=WAKE_HANDLER)
-    async def wake(body: kopf.Body, memo: Any, **_: Any) -> None:
-        """Wake the daemon on a spec change or a change of one of our annotations, not on status."""
-        state = object_state(memo)
-        annotations = body.metadata.annotations
-        seen = (
-            body.metadata.get("generation"),
-            tuple(annotations.get(a) for a in WATCHED_ANNOTATIONS),
-            FINALIZER in (body.metadata.get("finalizers") or []),
-        )
-        if state.seen is not None and seen != state.seen:
-            state.wake.set()
-        state.seen = seen
+    @kopf.on.event(*resource, registry=registry, id=WATCH_HANDLER, when=in_shard)
+    async def watch(body: kopf.Body, type: str | None, **_: Any) -> None:
+        runtime.start()  # from a handler: its tasks inherit Kopf's context (Event posting needs it)
+        runtime.seen(kind, type, body)
 
-    @kopf.daemon(*resource, registry=registry, cancellation_timeout=120.0, id="reconcile")
-    async def reconcile(
-        body: kopf.Body, memo: Any, stopped: kopf.DaemonStopped, logger: Any, **_: Any
-    ) -> None:
-        state = object_state(memo)
-        controller = runtime.controller(kind)
-        failures = 0
-        while not stopped:
-            state.wake.clear()
-            try:
-                async with state.lock:
-                    delay = await controller.reconcile(body, state)
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the loop must survive anything, e.g. a Kubernetes API hiccup
-                failures += 1
-                delay = min(runtime.config.max_backoff, 2.0**failures)
-                logger.error(f"reconcile failed ({type(exc).__name__}: {exc}); retrying in {delay:.0f}s")
-            await _sleep_or_wake(state.wake, stopped, delay)
-
-    @kopf.on.delete(*resource, registry=registry, id="delete")
-    async def delete(body: kopf.Body, memo: Any, logger: Any, **_: Any) -> None:
-        state = object_state(memo)
-        controller = runtime.controller(kind)
+    @kopf.on.delete(*resource, registry=registry, id="delete", when=in_shard)
+    async def delete(body: kopf.Body, logger: Any, **_: Any) -> None:
         # Short waits (remote DELETING) happen here rather than through Kopf's retries: each retry
         # would write progress annotations, a Kubernetes write per deletion poll.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + IN_HANDLER_WAIT
         while True:
-            async with state.lock:
-                done, delay, message = await controller.delete(body, state)
-            if done:
-                controller.forget(state)
-                logger.info(f"finalizer released: {message}")
+            result = await runtime.delete(kind, body)
+            if result.done:
+                logger.info(f"finalizer released: {result.message}")
                 return
-            if delay > IN_HANDLER_WAIT / 4 or loop.time() + delay > deadline:
-                raise kopf.TemporaryError(message, delay=delay)
-            await asyncio.sleep(delay)
-
-
-async def _sleep_or_wake(wake: asyncio.Event, stopped: kopf.DaemonStopped, delay: float) -> None:
-    waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=max(0.0, delay), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waiter
+            if result.delay > IN_HANDLER_WAIT / 4 or loop.time() + result.delay > deadline:
+                raise kopf.TemporaryError(result.message, delay=result.delay)
+            await asyncio.sleep(result.delay)

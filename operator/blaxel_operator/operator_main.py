@@ -9,17 +9,15 @@ import kopf
 
 from .config import OperatorConfig
 from .handlers import register
-from .kinds import agent
+from .kinds.registry import KINDS
 from .logs import configure
 from .serving import keep_readiness, start_metrics_server
-
-KINDS = [agent.KIND]
 
 
 async def run_operator(config: OperatorConfig) -> int:
     configure(config.log_format, config.log_level)
     registry = kopf.OperatorRegistry()
-    runtime = register(registry, config, KINDS)
+    runtime = register(registry, config, list(KINDS))
     runner = await start_metrics_server(config.metrics_port) if config.metrics_port else None
     keeper = asyncio.create_task(keep_readiness(runtime.api, config.default_credentials))
     try:

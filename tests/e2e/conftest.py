@@ -134,3 +134,13 @@ async def wait_gone(k: KubeClient, namespace: str, name: str, timeout: float = 2
         return await k.get_agent(namespace, name) is None
 
     await wait_for(probe, timeout=timeout, what=f"{namespace}/{name} deleted")
+
+
+def sweeps(sim: BlaxelSimulator, since: int, collection: str = "agents") -> list[Any]:
+    """List calls (how settled objects are observed) since a point of the simulator's call log."""
+    return [c for c in sim.calls(method="GET", since=since) if c.path.rstrip("/").endswith(f"/{collection}")]
+
+
+def observations(sim: BlaxelSimulator, name: str, since: int) -> list[Any]:
+    """Every look at one object since a point of the call log: its own calls and the list sweeps."""
+    return [*sim.calls(agent=name, since=since), *sweeps(sim, since)]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from blaxel_operator.devkit.harness import KubeClient, condition, wait_for
 from blaxel_operator.devkit.kube import KubeEmulator
 from blaxel_operator.simulator import BlaxelSimulator
 
-from .conftest import POLL, StartOperator, wait_gone, wait_ready, wait_reason
+from .conftest import POLL, StartOperator, observations, sweeps, wait_gone, wait_ready, wait_reason
 
 SPEC = {"runtime": {"image": "acme/bot:1", "memory": 2048}, "labels": {"team": "a"}}
 
@@ -52,7 +54,7 @@ async def test_spec_update_makes_exactly_one_put(
     assert "Updated" in await k.event_reasons("default", "bot")
 
 
-async def test_idle_costs_one_get_per_poll_and_no_writes(
+async def test_idle_costs_one_list_page_per_poll_and_no_writes(
     k: KubeClient, kube: KubeEmulator, sim: BlaxelSimulator, start_operator: StartOperator
 ) -> None:
     await start_operator()
@@ -62,12 +64,16 @@ async def test_idle_costs_one_get_per_poll_and_no_writes(
     start = sim.last_seq
     writes_before = kube.writes("blaxelagents")
 
-    async def polled_four_times() -> bool:
-        return len(sim.calls(agent="bot", since=start)) >= 4
+    def list_calls() -> list[Any]:
+        return sweeps(sim, start)
 
-    await wait_for(polled_four_times, timeout=POLL * 8, what="four polls")
-    calls = sim.calls(agent="bot", since=start)
-    assert {c.method for c in calls} == {"GET"}
+    async def listed_four_times() -> bool:
+        return len(list_calls()) >= 4
+
+    await wait_for(listed_four_times, timeout=POLL * 8, what="four list sweeps")
+    # Settled agents are observed through their workspace's list pages: no call names the agent.
+    assert [c.method for c in sim.calls(agent="bot", since=start)] == []
+    assert len(list_calls()) <= 6  # about one page per poll interval, never one call per agent and poll
     after = await k.get_agent("default", "bot")
     assert after is not None
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
@@ -117,7 +123,7 @@ async def test_rejected_spec_is_invalid_spec_without_retry_storm(
     start = sim.last_seq
 
     async def polled() -> bool:
-        return len(sim.calls(agent="bot", since=start)) >= 3
+        return len(observations(sim, "bot", start)) >= 3
 
     await wait_for(polled, timeout=POLL * 8, what="a few polls")
     assert writes(sim, "bot") == ["POST"]  # the rejected POST, never retried

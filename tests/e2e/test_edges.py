@@ -5,7 +5,7 @@ from __future__ import annotations
 from blaxel_operator.devkit.harness import KubeClient, condition, wait_for
 from blaxel_operator.simulator import BlaxelSimulator
 
-from .conftest import POLL, StartOperator, wait_gone, wait_ready, wait_reason
+from .conftest import POLL, StartOperator, sweeps, wait_gone, wait_ready, wait_reason
 
 SPEC = {"runtime": {"image": "acme/bot:1", "memory": 2048}}
 
@@ -52,9 +52,9 @@ async def test_adopting_a_matching_agent_writes_nothing_and_announces_once(
     start = sim.last_seq
 
     async def polled() -> bool:
-        return len(sim.calls(agent="legacy", since=start)) >= 3
+        return len(sweeps(sim, start)) >= 3
 
-    await wait_for(polled, timeout=POLL * 8, what="several polls")
+    await wait_for(polled, timeout=POLL * 8, what="several polls (list sweeps)")
     assert [c.method for c in sim.calls(agent="legacy", writes_only=True)] == []
     assert (await k.event_reasons("default", "legacy")).count("Adopted") == 1
     # a second resource cannot claim the same unlabelled agent

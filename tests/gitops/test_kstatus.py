@@ -1,5 +1,5 @@
 """Flux health: kstatus's generic rules over BlaxelAgent states, the hand-written table and the operator's
-real status output (blaxel_operator.core.reconcile.status_for).
+real status output (blaxel_operator.core.status.status_for).
 
 Flux's kustomize-controller (`wait: true`, `healthChecks`) computes health with kstatus
 (sigs.k8s.io/cli-utils pkg/kstatus/status). A BlaxelAgent is no built-in type, so only the generic rules
@@ -163,7 +163,8 @@ def _remote(status: str, events: list[dict[str, Any]] | None = None) -> dict[str
 
 def _operator_status(scenario: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metadata, status) produced by the operator's pure status function for a scenario."""
-    from blaxel_operator.core.reconcile import Outcome, Problem, status_for
+    from blaxel_operator.core.status import Problem, status_for
+    from unit.test_status import Outcome
 
     base: dict[str, Any] = {"generation": 1, "now": NOW, "applied_hash": "h1", "desired_hash": "h1"}
     deployed = status_for(Outcome(**base, remote=_remote("DEPLOYED"), remote_known=True), {})

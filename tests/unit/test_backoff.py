@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from blaxel_operator.core.backoff import BackoffPolicy
-from blaxel_operator.core.reconcile import Problem
+from blaxel_operator.core.status import Problem
 
 POLICY = BackoffPolicy()
 

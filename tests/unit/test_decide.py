@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from blaxel_operator.core import reconcile as core
+from blaxel_operator.core import decide as core
 from blaxel_operator.kinds import agent
 
 OWNER = core.owner_labels("c1", "ns", "res")
@@ -36,6 +36,7 @@ def decide(
     retry_rejected: bool = False,
 ) -> core.Decision:
     observed = agent.comparable_observed(r, d.payload) if r is not None else None
+    deleting = r is not None and agent.readiness(r, d.payload).phase.value == "deleting"
     return core.decide(
         d,
         r,
@@ -45,6 +46,7 @@ def decide(
         comparable_observed=observed,
         workspace=workspace,
         retry_rejected=retry_rejected,
+        deleting=deleting,
     )
 
 
@@ -127,4 +129,5 @@ def test_secrets_without_applied_hash_force_an_update() -> None:
     ],
 )
 def test_decide_delete(r: dict[str, Any] | None, adopted: bool, action: core.DeleteAction) -> None:
-    assert core.decide_delete(r, owner=OWNER, adopted=adopted) is action
+    deleting = r is not None and agent.readiness(r, {}).phase.value == "deleting"
+    assert core.decide_delete(r, owner=OWNER, adopted=adopted, deleting=deleting) is action

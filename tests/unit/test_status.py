@@ -7,10 +7,28 @@ from typing import Any
 
 import pytest
 
-from blaxel_operator.core import reconcile as core
+from blaxel_operator.core import status as core_status
 from blaxel_operator.core.conditions import find
+from blaxel_operator.kinds import agent
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
+
+
+def Outcome(**kw: Any) -> core_status.Outcome:
+    """An outcome as the agent's reconciler makes it: the kind judges the remote it saw."""
+    remote, desired_enabled = kw.get("remote"), kw.pop("desired_enabled", True)
+    if remote is not None and "readiness" not in kw:
+        kw["readiness"] = agent.readiness(remote, {"spec": {"enabled": desired_enabled}})
+        kw.setdefault("at_provider_extra", agent.at_provider_extra(remote))
+    return core_status.Outcome(**kw)
+
+
+class core:
+    Outcome = staticmethod(Outcome)
+    Problem = core_status.Problem
+    status_for = staticmethod(core_status.status_for)
+    iso = staticmethod(core_status.iso)
+    EVENTS_KEPT = core_status.EVENTS_KEPT
 
 
 def agent_obj(status: str, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -81,7 +99,7 @@ def test_remote_status_to_conditions(remote_status: str, expected: dict[str, tup
         (core.Problem.SECRET_NOT_FOUND, "SecretNotFound", False),
     ],
 )
-def test_problems(problem: core.Problem, ready_reason: str, stalled: bool) -> None:
+def test_problems(problem: core_status.Problem, ready_reason: str, stalled: bool) -> None:
     status = core.status_for(core.Outcome(generation=2, now=NOW, problem=problem, message="why"), {})
     conds = types(status)
     assert conds["Ready"] == ("False", ready_reason)

@@ -26,12 +26,14 @@ from .errors import (
     BlaxelError,
     Conflict,
     Invalid,
+    MalformedResponse,
     NotFound,
     RateLimited,
     ServerError,
     TransportError,
     Unauthorized,
 )
+from .remote import validated
 
 log = logging.getLogger(__name__)
 
@@ -301,26 +303,44 @@ class ExternalClient:
     def _path(self, name: str) -> str:
         return f"/{self.collection}/{quote(name, safe='')}"
 
-    async def observe(self, creds: Credentials, name: str) -> dict[str, Any] | None:
-        """The remote object, or None when it does not exist."""
+    async def observe(
+        self, creds: Credentials, name: str, *, show_secrets: bool = False
+    ) -> dict[str, Any] | None:
+        """The remote object, or None when it does not exist. `show_secrets` asks for the real secret
+        values (workspace admins only: a 403 is raised as Unauthorized)."""
+        path = self._path(name)
+        params = {"show_secrets": "true"} if show_secrets else None
         try:
-            body = await self.api.request("GET", self._path(name), creds)
+            body = await self.api.request("GET", path, creds, params=params)
         except NotFound:
             return None
-        return body if isinstance(body, dict) else {}
+        return validated(body, method="GET", path=path)
 
     async def create(self, creds: Credentials, payload: Mapping[str, Any]) -> dict[str, Any]:
-        body = await self.api.request("POST", f"/{self.collection}", creds, json=payload)
-        return body if isinstance(body, dict) else {}
+        path = f"/{self.collection}"
+        return validated(await self.api.request("POST", path, creds, json=payload), method="POST", path=path)
 
     async def update(self, creds: Credentials, name: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        body = await self.api.request("PUT", self._path(name), creds, json=payload)
-        return body if isinstance(body, dict) else {}
+        path = self._path(name)
+        return validated(await self.api.request("PUT", path, creds, json=payload), method="PUT", path=path)
 
     async def delete(self, creds: Credentials, name: str) -> dict[str, Any] | None:
-        """Returns the object (e.g. in DELETING) or None when it was already gone."""
+        """Returns the object (e.g. in DELETING) or None when it was already gone (or the answer has no
+        body: the deletion was accepted)."""
+        path = self._path(name)
         try:
-            body = await self.api.request("DELETE", self._path(name), creds)
+            body = await self.api.request("DELETE", path, creds)
         except NotFound:
             return None
-        return body if isinstance(body, dict) else {}
+        return validated(body, method="DELETE", path=path) if body else None
+
+    async def list_pages(self, creds: Credentials) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every object of the collection, a page at a time; malformed items are left out."""
+        async for page in self.api.list_pages(self.collection, creds):
+            kept = []
+            for item in page:
+                try:
+                    kept.append(validated(item, method="GET", path=f"/{self.collection}"))
+                except MalformedResponse:
+                    continue  # observed alone later, where the error is reported on its resource
+            yield kept

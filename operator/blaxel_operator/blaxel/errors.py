@@ -53,3 +53,9 @@ class ServerError(BlaxelError):
 
 class TransportError(BlaxelError):
     """No HTTP answer: timeout, connection refused or reset."""
+
+
+class MalformedResponse(BlaxelError):
+    """Blaxel answered something that is not the object it documents (wrong types, missing fields).
+
+    Never a reason to write: reported and retried with backoff."""

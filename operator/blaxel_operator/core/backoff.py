@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .reconcile import Problem
+from .status import Problem
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import CamelModel, Kind, Readiness, SecretRef, SecretValues
+from .base import CamelModel, Kind, Readiness, ResolvedRefs, SecretRef, SecretValues
 from .deployable import deployment_readiness
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
@@ -134,6 +134,7 @@ def build_payload(
     name: str,
     secrets: SecretValues,
     extra_labels: Mapping[str, str],
+    refs: ResolvedRefs | None = None,
 ) -> dict[str, Any]:
     """The Blaxel Agent payload for POST/PUT: only the fields that are set."""
     metadata: dict[str, Any] = {"name": name}
@@ -225,6 +226,18 @@ def readiness(remote: Mapping[str, Any], desired: Mapping[str, Any]) -> Readines
     return deployment_readiness(remote, desired, "agent")
 
 
+def secrets_match(unmasked: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Every secret env of the desired payload has the same value in the agent read with show_secrets
+    (compared in memory only, never logged or stored)."""
+
+    def secret_envs(obj: Mapping[str, Any]) -> dict[Any, Any]:
+        envs = ((obj.get("spec") or {}).get("runtime") or {}).get("envs") or []
+        return {e.get("name"): e.get("value") for e in envs if isinstance(e, dict) and e.get("secret")}
+
+    want = secret_envs(desired)
+    return bool(want) and secret_envs(unmasked) == want
+
+
 def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     """The agent's inference endpoint."""
     url = (remote.get("metadata") or {}).get("url")
@@ -247,6 +260,7 @@ KIND = Kind(
     has_secret_values=has_secret_values,
     readiness=readiness,
     at_provider_extra=at_provider_extra,
+    secrets_match=secrets_match,
     singular="blaxelagent",
     short_names=("bla", "blagent"),
     spec_model=BlaxelAgentSpec,

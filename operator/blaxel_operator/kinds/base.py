@@ -6,13 +6,16 @@ a `KIND`; `kinds.registry` lists them. Nothing generic knows a kind's vocabulary
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+from ..core.readiness import Phase, Readiness
+
+__all__ = ["Phase", "Readiness"]
 
 
 class CamelModel(BaseModel):
@@ -55,26 +58,6 @@ class Reference:
 ResolvedRefs = Mapping[Reference, str]
 
 
-class Phase(enum.Enum):
-    """Where a remote object stands, as judged by its kind (Blaxel's status strings are an open set)."""
-
-    READY = "ready"  # serves what the spec asks for
-    PROGRESSING = "progressing"  # on its way (uploading, building, deploying, unknown statuses...)
-    FAILED = "failed"  # the last deployment failed; a spec change or a retry may fix it
-    UNAVAILABLE = "unavailable"  # settled but not serving (e.g. deactivated while wanted enabled)
-    TERMINAL = "terminal"  # settled and unusable: a human has to look
-    DELETING = "deleting"  # being deleted remotely
-
-
-@dataclass(frozen=True)
-class Readiness:
-    """A kind's verdict on a remote object: the phase plus the Ready condition's reason and message."""
-
-    phase: Phase
-    reason: str
-    message: str
-
-
 def no_references(spec: Any) -> list[Reference]:
     return []
 
@@ -85,6 +68,10 @@ def no_secrets(spec: Any) -> list[SecretRef]:
 
 def no_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     return {}
+
+
+def cannot_compare_secrets(unmasked: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -115,6 +102,8 @@ class Kind:
     references: Callable[[Any], list[Reference]] = no_references
     # (remote object) -> kind-specific fields of status.atProvider (beyond name, workspace, status...)
     at_provider_extra: Callable[[Mapping[str, Any]], dict[str, Any]] = no_extra
+    # (remote read with show_secrets, desired payload) -> whether every secret value is the desired one
+    secrets_match: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] = cannot_compare_secrets
     # Deployables (agents, functions, models, jobs) redeploy on every write: right after one, a DEPLOYED
     # or FAILED left over from the previous deployment is not the answer yet.
     redeploys_on_write: bool = True

@@ -22,8 +22,8 @@ from typing import Any
 from ..blaxel.client import BlaxelApi, Credentials, ExternalClient
 from ..blaxel.errors import BlaxelError
 from ..config import ADOPTION_POLICY
+from ..core.decide import OWNER_LABELS, make_desired, owner_labels
 from ..core.diff import subset_diff
-from ..core.reconcile import OWNER_LABELS, make_desired, owner_labels
 from .common import CliError, credentials_from_args, load_documents, make_api, note, to_yaml
 from .render import Resource, load_resources
 

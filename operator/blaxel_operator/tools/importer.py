@@ -31,8 +31,8 @@ from typing import Any
 
 from ..blaxel.client import BlaxelApi, Credentials
 from ..blaxel.errors import BlaxelError
+from ..core.decide import make_desired, owner_labels
 from ..core.diff import subset_diff
-from ..core.reconcile import DELETING_STATUSES, make_desired, owner_labels
 from .common import (
     CliError,
     Progress,
@@ -131,7 +131,7 @@ def run_import(args: argparse.Namespace) -> int:
         progress.update(number, len(agents))
         name = str(remote["metadata"]["name"])
         status = str(remote.get("status") or "")
-        if status in DELETING_STATUSES:
+        if status == "DELETING":
             skipped.append((name, [f"it is {status}"]))
             continue
         workspace = (remote.get("metadata") or {}).get("workspace") or creds.workspace

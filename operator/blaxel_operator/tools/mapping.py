@@ -18,7 +18,7 @@ from typing import Any
 import pydantic
 
 from ..config import ADOPTION_POLICY
-from ..core.reconcile import LABEL_CLUSTER, LABEL_NAME, LABEL_NAMESPACE, OWNER_LABELS
+from ..core.decide import LABEL_CLUSTER, LABEL_NAME, LABEL_NAMESPACE, OWNER_LABELS
 from ..kinds import agent
 from ..schema import validate_object, version_schema
 from .common import SecretKey

@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from ..core.reconcile import owner_labels
+from ..core.decide import owner_labels
 from ..kinds import agent
 from ..kinds.base import Kind
 from .common import CliError, where
