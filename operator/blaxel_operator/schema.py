@@ -48,9 +48,9 @@ def version_schema(kind: Kind, version: str) -> dict[str, Any] | None:
 
 def _metadata_errors(obj: dict[str, Any]) -> list[str]:
     """ObjectMeta checks of a create (k8s.io/apimachinery/pkg/api/validation), apiserver-worded."""
-    from .devkit.kube_query import valid_label_key, valid_label_value
-    from .devkit.kube_schema import INVALID, REQUIRED, FieldError
-    from .devkit.kube_store import (
+    from blaxel_devkit.kube_query import valid_label_key, valid_label_value
+    from blaxel_devkit.kube_schema import INVALID, REQUIRED, FieldError
+    from blaxel_devkit.kube_store import (
         DNS1123_LABEL,
         DNS1123_SUBDOMAIN,
         LABEL_MSG,
@@ -98,7 +98,7 @@ def validate_object(kind: Kind, obj: dict[str, Any]) -> list[str]:
 
     Each message names the field (`spec.region: Required value`); the caller adds file and document.
     """
-    from .devkit import kube_schema
+    from blaxel_devkit import kube_schema
 
     if not isinstance(obj, dict):
         return ["<nil>: Invalid value: the object must be a mapping"]

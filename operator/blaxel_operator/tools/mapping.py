@@ -128,7 +128,7 @@ def map_agent(
     check_references: bool = False,
 ) -> Mapped:
     """The BlaxelAgent for a Blaxel agent object (`{metadata, spec, ...}`); raises MappingError."""
-    from ..devkit.kube_schema import prune
+    from blaxel_devkit.kube_schema import prune
 
     meta = obj.get("metadata")
     if meta is None:

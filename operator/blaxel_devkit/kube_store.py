@@ -2,7 +2,7 @@
 
 `KubeState` keeps the objects of every served resource, a global resourceVersion, a bounded history of
 watch events and the live watchers, and implements create/get/list/update/patch/delete with the
-behaviours of kube-apiserver (see `blaxel_operator.devkit.kube` for the list). All writes are synchronous
+behaviours of kube-apiserver (see `blaxel_devkit.kube` for the list). All writes are synchronous
 (no await inside), so each write is atomic with respect to the asyncio event loop.
 """
 
@@ -21,14 +21,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from blaxel_operator.devkit.kube_patch import (
+from blaxel_devkit.kube_patch import (
     PatchError,
     apply_merge,
     json_patch,
     merge_patch,
     strategic_merge_patch,
 )
-from blaxel_operator.devkit.kube_query import (
+from blaxel_devkit.kube_query import (
     FieldRequirement,
     Requirement,
     SelectorError,
@@ -39,7 +39,7 @@ from blaxel_operator.devkit.kube_query import (
     valid_label_key,
     valid_label_value,
 )
-from blaxel_operator.devkit.kube_resources import (
+from blaxel_devkit.kube_resources import (
     DEFAULT_BUILTINS,
     KOPF_PEERING_CRDS,
     ResourceType,
@@ -47,7 +47,7 @@ from blaxel_operator.devkit.kube_resources import (
     crd_resource_types,
     version_priority,
 )
-from blaxel_operator.devkit.kube_schema import (
+from blaxel_devkit.kube_schema import (
     FORBIDDEN,
     INVALID,
     REQUIRED,
