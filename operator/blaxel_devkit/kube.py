@@ -81,7 +81,6 @@ from blaxel_devkit.kube_resources import (
     document_hash,
     openapi_gv_document,
 )
-from blaxel_devkit.kube_schema import deep_copy
 from blaxel_devkit.kube_store import (
     JSON,
     KubeApiError,
@@ -96,6 +95,7 @@ from blaxel_devkit.kube_store import (
     resource_not_found,
     unsupported_media_type,
 )
+from blaxel_operator.crdschema import deep_copy
 
 __all__ = [
     "DEFAULT_BUILTINS",
