@@ -21,9 +21,11 @@ $(STAMP): $(BIN)/python pyproject.toml .ci/constraints.txt
 tools: $(STAMP)
 	$(BIN)/python -m blaxel_devkit.binaries
 
+# lint-imports checks the layering contracts of pyproject's [tool.importlinter]
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/ruff format --check $(LINT_DIRS)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
