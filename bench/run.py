@@ -1,7 +1,7 @@
 """`make bench`: convergence, API cost and footprint of blaxel-operator against the physical bound and Kopf.
 
 Each repetition starts fresh processes on loopback: the Kubernetes API emulator
-(`python -m blaxel_operator.devkit.kube --counters-port 0`, its write counters on a side port), the Blaxel API simulator
+(`python -m blaxel_devkit.kube --counters-port 0`, its write counters on a side port), the Blaxel API simulator
 (`python -m blaxel_operator.simulator` with latency L and a fast deployment clock) and the operator
 (`blaxel-operator run`); the footprint runs add a do-nothing Kopf operator (bench/kopf_floor.py).
 

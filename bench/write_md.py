@@ -37,7 +37,7 @@ def setup(summary: Summary) -> list[str]:
         "",
         "Every run starts fresh processes on 127.0.0.1, each in its own process:",
         "",
-        "- the Kubernetes API emulator (`python -m blaxel_operator.devkit.kube --counters-port 0`, which serves "
+        "- the Kubernetes API emulator (`python -m blaxel_devkit.kube --counters-port 0`, which serves "
         "its write counters at `GET /counters` on a separate loopback port);",
         f"- the Blaxel API simulator (`python -m blaxel_operator.simulator --latency {p.latency:g} "
         f"--step-seconds {p.step:g}`): every call takes L = {p.latency * 1000:.0f} ms, a deployment goes "

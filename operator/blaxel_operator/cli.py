@@ -1,6 +1,8 @@
 """`blaxel-operator`: run the operator; the GitOps tools render, diff, import and convert; the simulator.
 
-Argument parsing and dispatch; the tools' logic lives in `tools/`, the operator's in `operator_main`.
+Argument parsing and dispatch; the tools' logic lives in `tools/`, the operator's in `operator_main`, the
+simulator (an optional extra) in `simulator/`. Each is imported by its own sub-command only, so that
+`blaxel-operator run` loads neither the tools nor the simulator.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import yaml
 
 from . import __version__
 from .blaxel.client import DEFAULT_API_URL, Credentials
+from .cliargs import CliError, add_api_arguments
 from .config import OperatorConfig
-from .tools.common import CliError, add_api_arguments, iter_manifest_files, load_documents
 
-__all__ = ["CliError", "build_parser", "iter_manifest_files", "load_documents", "main"]
+__all__ = ["CliError", "build_parser", "main"]
 
 
 def _env_float(name: str, default: float) -> float:
@@ -221,6 +223,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from .tools.common import load_documents
     from .tools.render import render_documents
 
     payloads = render_documents(
@@ -251,6 +254,31 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from .tools.convert import run_convert
 
     return run_convert(args)
+
+
+# ---- the simulator: an optional extra, imported only by its sub-command -------------------------
+
+SIMULATE_DESCRIPTION = (
+    "A local, in-memory Blaxel control-plane API for trying manifests offline and for tests. "
+    "Needs the optional dependencies of blaxel-operator[simulator]."
+)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Parse the simulator's own options and run it; `run` and the tools never import the simulator."""
+    try:
+        from .simulator import cli as sim_cli
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] == __package__:
+            raise  # a module of ours is missing: a broken install, not a missing extra
+        raise CliError(
+            f"the simulator needs the optional dependencies of blaxel-operator[simulator] "
+            f"(missing: {exc.name}): pip install 'blaxel-operator[simulator]'"
+        ) from exc
+    parser = argparse.ArgumentParser(prog="blaxel-operator simulate", description=SIMULATE_DESCRIPTION)
+    sim_cli.add_arguments(parser)
+    result: int = sim_cli.run(parser.parse_args(args.forwarded))
+    return result
 
 
 def add_input_arguments(p: argparse.ArgumentParser, what: str) -> None:
@@ -405,21 +433,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_tool_parsers(sub)
 
-    from .simulator import cli as sim_cli
-
     simulate = sub.add_parser(
         "simulate",
-        help="run the local Blaxel API simulator",
-        description="A local, in-memory Blaxel control-plane API for trying manifests offline and for tests.",
+        help="run the local Blaxel API simulator (the extra blaxel-operator[simulator])",
+        description=SIMULATE_DESCRIPTION,
+        add_help=False,  # -h/--help reach the simulator's own parser, which knows its options
     )
-    sim_cli.add_arguments(simulate)
-    simulate.set_defaults(func=sim_cli.run)
+    simulate.set_defaults(func=cmd_simulate, forwards_arguments=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "forwards_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.forwarded = rest
     try:
         result: int = args.func(args)
         return result

@@ -1,11 +1,12 @@
 """CRD schema validation without a cluster: what the apiserver checks when a custom resource is created.
 
 The CRD ships inside the package (`blaxel_operator/crds/`, a byte-identical copy of the repository's
-`crds/`; a test keeps them equal). Validation delegates to the Kubernetes API test bed's structural-schema
-validator (`devkit.kube_schema`): the `openAPIV3Schema` (types, enums, required, patterns, bounds, list
-types), the `x-kubernetes-validations` CEL rules, defaults, and pruning. Unknown fields are errors, as with
-`kubectl apply`'s default `--validate=strict`. Object metadata is checked like the apiserver does for a
-create (name, namespace, labels, annotations).
+`crds/`; a test keeps them equal). Validation delegates to the structural-schema validator (`crdschema`,
+which the Kubernetes API test bed also uses, so that the tests prove it against the apiserver's behaviour):
+the `openAPIV3Schema` (types, enums, required, patterns, bounds, list types), the `x-kubernetes-validations`
+CEL rules, defaults, and pruning. Unknown fields are errors, as with `kubectl apply`'s default
+`--validate=strict`. Object metadata is checked like the apiserver does for a create (name, namespace,
+labels, annotations).
 
 Messages are rendered like the apiserver's field errors: `spec.runtime.memory: Invalid value: 64: ...`.
 """
@@ -19,6 +20,18 @@ from typing import Any
 
 import yaml
 
+from . import crdschema
+from .crdschema import INVALID, REQUIRED, FieldError
+from .k8snames import (
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    LABEL_MSG,
+    LABEL_VALUE_MSG,
+    QUALIFIED_NAME_MSG,
+    SUBDOMAIN_MSG,
+    valid_label_key,
+    valid_label_value,
+)
 from .kinds.base import Kind
 
 
@@ -48,17 +61,6 @@ def version_schema(kind: Kind, version: str) -> dict[str, Any] | None:
 
 def _metadata_errors(obj: dict[str, Any]) -> list[str]:
     """ObjectMeta checks of a create (k8s.io/apimachinery/pkg/api/validation), apiserver-worded."""
-    from .devkit.kube_query import valid_label_key, valid_label_value
-    from .devkit.kube_schema import INVALID, REQUIRED, FieldError
-    from .devkit.kube_store import (
-        DNS1123_LABEL,
-        DNS1123_SUBDOMAIN,
-        LABEL_MSG,
-        LABEL_VALUE_MSG,
-        QUALIFIED_NAME_MSG,
-        SUBDOMAIN_MSG,
-    )
-
     meta = obj.get("metadata")
     if meta is None:
         meta = {}
@@ -98,8 +100,6 @@ def validate_object(kind: Kind, obj: dict[str, Any]) -> list[str]:
 
     Each message names the field (`spec.region: Required value`); the caller adds file and document.
     """
-    from .devkit import kube_schema
-
     if not isinstance(obj, dict):
         return ["<nil>: Invalid value: the object must be a mapping"]
     api_version = str(obj.get("apiVersion") or "")
@@ -116,7 +116,7 @@ def validate_object(kind: Kind, obj: dict[str, Any]) -> list[str]:
     if isinstance(work.get("metadata"), dict):
         work["metadata"] = dict(work["metadata"])
     # kubectl apply's default (--validate=strict) makes the apiserver refuse unknown fields
-    errors.extend(f'unknown field "{path}"' for path in kube_schema.prune(work, schema, root=True))
-    kube_schema.apply_defaults(work, schema)
-    errors.extend(e.message() for e in kube_schema.validate(work, None, schema, update=False))
+    errors.extend(f'unknown field "{path}"' for path in crdschema.prune(work, schema, root=True))
+    crdschema.apply_defaults(work, schema)
+    errors.extend(e.message() for e in crdschema.validate(work, None, schema, update=False))
     return errors

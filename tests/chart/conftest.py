@@ -25,7 +25,7 @@ RenderError = Callable[[dict[str, Any]], str]
 
 @pytest.fixture(scope="session")
 def helm() -> Path:
-    from blaxel_operator.devkit.binaries import ensure_tools
+    from blaxel_devkit.binaries import ensure_tools
 
     return ensure_tools(("helm",), quiet=True)["helm"]
 

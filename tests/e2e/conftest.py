@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from blaxel_operator.devkit.harness import KubeClient, OperatorProcess, is_ready, wait_for
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.harness import KubeClient, OperatorProcess, is_ready, wait_for
+from blaxel_devkit.kube import KubeEmulator
 from blaxel_operator.simulator import BlaxelSimulator, SimulatorConfig
 
 REPO = Path(__file__).resolve().parents[2]

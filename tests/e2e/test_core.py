@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from blaxel_operator.devkit.harness import KubeClient, condition, wait_for
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.harness import KubeClient, condition, wait_for
+from blaxel_devkit.kube import KubeEmulator
 from blaxel_operator.simulator import BlaxelSimulator
 
 from .conftest import POLL, StartOperator, observations, sweeps, wait_gone, wait_ready, wait_reason

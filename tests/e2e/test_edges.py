@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blaxel_operator.devkit.harness import KubeClient, condition, wait_for
+from blaxel_devkit.harness import KubeClient, condition, wait_for
 from blaxel_operator.simulator import BlaxelSimulator
 
 from .conftest import POLL, StartOperator, sweeps, wait_gone, wait_ready, wait_reason

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from blaxel_operator.devkit.harness import KubeClient, is_ready, wait_for
+from blaxel_devkit.harness import KubeClient, is_ready, wait_for
 from blaxel_operator.simulator import BlaxelSimulator
 
 from .conftest import StartOperator

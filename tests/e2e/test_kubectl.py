@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from blaxel_operator.devkit.binaries import ensure_tools
+from blaxel_devkit.binaries import ensure_tools
 from blaxel_operator.simulator import BlaxelSimulator
 
 from .conftest import REPO, StartOperator

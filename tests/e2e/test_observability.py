@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from blaxel_operator.devkit.harness import KubeClient, wait_for
+from blaxel_devkit.harness import KubeClient, wait_for
 from blaxel_operator.simulator import BlaxelSimulator
 
 from .conftest import StartOperator, wait_ready

@@ -3,7 +3,7 @@ adoption, collisions, pause, deletion policy, secrets, credentials, reconcile re
 
 from __future__ import annotations
 
-from blaxel_operator.devkit.harness import KubeClient, condition, wait_for
+from blaxel_devkit.harness import KubeClient, condition, wait_for
 from blaxel_operator.simulator import BlaxelSimulator
 
 from .conftest import POLL, StartOperator, observations, wait_gone, wait_ready, wait_reason

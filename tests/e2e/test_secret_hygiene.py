@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from blaxel_operator.devkit.harness import KubeClient, wait_for
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.harness import KubeClient, wait_for
+from blaxel_devkit.kube import KubeEmulator
 from blaxel_operator.simulator import BlaxelSimulator
 
 from .conftest import POLL, StartOperator, wait_gone, wait_ready, wait_reason

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from blaxel_operator.devkit.harness import wait_until
+from blaxel_devkit.harness import wait_until
 from blaxel_operator.simulator import SimulatorAdmin
 
 from .conftest import PAGINATED, agent_body

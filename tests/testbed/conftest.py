@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.kube import KubeEmulator
 
 from .helpers import CRDS, KUBECTL, TEST_CRDS, Api, Kubectl
 
@@ -38,5 +38,5 @@ def kubeconfig(kube: KubeEmulator, tmp_path: Path) -> Path:
 @pytest.fixture
 def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
     if not KUBECTL.exists():
-        pytest.skip("kubectl is not installed: run `python -m blaxel_operator.devkit.binaries kubectl`")
+        pytest.skip("kubectl is not installed: run `python -m blaxel_devkit.binaries kubectl`")
     return Kubectl(kubeconfig, tmp_path / "kubectl-cache")

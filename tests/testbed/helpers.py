@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from blaxel_operator.devkit.binaries import tool_path
+from blaxel_devkit.binaries import tool_path
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = REPO / "crds"

@@ -1,4 +1,4 @@
-"""The standalone server: `python -m blaxel_operator.devkit.kube --port ... --crds ... --kubeconfig ...`."""
+"""The standalone server: `python -m blaxel_devkit.kube --port ... --crds ... --kubeconfig ...`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ async def test_standalone_server_serves_and_writes_a_kubeconfig(tmp_path: Path) 
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "blaxel_operator.devkit.kube",
+        "blaxel_devkit.kube",
         "--port",
         "0",
         "--crds",
@@ -49,7 +49,7 @@ async def test_standalone_server_serves_and_writes_a_kubeconfig(tmp_path: Path) 
 def test_main_parses_arguments() -> None:
     import argparse
 
-    from blaxel_operator.devkit.kube import add_arguments
+    from blaxel_devkit.kube import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

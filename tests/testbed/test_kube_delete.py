@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.kube import KubeEmulator
 
 from .helpers import AGENTS, JSON_PATCH, SECRETS, Api, agent
 

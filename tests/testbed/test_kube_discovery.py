@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from blaxel_operator.devkit.kube import KubeApiError, KubeEmulator
+from blaxel_devkit.kube import KubeApiError, KubeEmulator
 
 from .helpers import AGENTS, CRDS, Api, agent
 

@@ -9,7 +9,7 @@ import kopf
 import pytest
 from kopf.testing import KopfRunner
 
-from blaxel_operator.devkit.kube import ThreadedKubeEmulator
+from blaxel_devkit.kube import ThreadedKubeEmulator
 
 from . import kopf_app
 from .helpers import CRDS, agent

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.kube import KubeEmulator
 
 from .helpers import Kubectl
 

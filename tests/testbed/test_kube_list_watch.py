@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.kube import KubeEmulator
 
 from .helpers import AGENTS, WIDGETS, Api, agent, widget
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.kube import KubeEmulator
 
 from .helpers import AGENTS, JSON_PATCH, SECRETS, WIDGETS, Api, agent, widget
 

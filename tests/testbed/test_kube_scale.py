@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.kube import KubeEmulator
 
 from .helpers import AGENTS, MERGE, Api, agent
 

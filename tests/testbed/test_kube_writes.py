@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.kube import KubeEmulator
 
 from .helpers import AGENTS, CRDS, JSON_PATCH, MERGE, SECRETS, STRATEGIC, Api, agent
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from blaxel_operator.devkit.harness import KubeClient, OperatorProcess, condition, wait_for
-from blaxel_operator.devkit.kube import KubeEmulator
+from blaxel_devkit.harness import KubeClient, OperatorProcess, condition, wait_for
+from blaxel_devkit.kube import KubeEmulator
 from blaxel_operator.simulator import BlaxelSimulator
 
 from .conftest import REPO, SECRET_VALUE, RunCli, agent_body, secret_agent_body

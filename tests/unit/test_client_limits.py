@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from blaxel_devkit.harness import wait_for
 from blaxel_operator.blaxel.client import PrioritySlots, parse_retry_after
-from blaxel_operator.devkit.harness import wait_for
 
 
 async def queued(slots: PrioritySlots, count: int) -> None:

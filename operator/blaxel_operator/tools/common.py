@@ -13,15 +13,12 @@ from typing import Any, TextIO
 
 import yaml
 
-from ..blaxel.client import DEFAULT_API_URL, BlaxelApi, Credentials
+from ..blaxel.client import BlaxelApi, Credentials
+from ..cliargs import CliError
 
 # libyaml's loader and dumper when PyYAML has them (same documents, several times faster)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class CliError(Exception):
-    """A user error: printed on stderr, exit code 2."""
 
 
 # ---- input --------------------------------------------------------------------------------------------
@@ -174,41 +171,7 @@ class Progress:
             self.drawn = False
 
 
-# ---- Blaxel credentials (no cluster: flags and the environment) -------------------------------------
-
-
-def add_api_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--api-url",
-        default=os.environ.get("BL_API_URL", DEFAULT_API_URL),
-        help=f"Blaxel API base URL (env BL_API_URL; default {DEFAULT_API_URL})",
-    )
-    p.add_argument(
-        "--workspace",
-        default=os.environ.get("BL_WORKSPACE") or None,
-        metavar="WS",
-        help="Blaxel workspace (env BL_WORKSPACE; default: the API key's own workspace)",
-    )
-    p.add_argument(
-        "--api-key-file",
-        metavar="PATH",
-        help="read the Blaxel API key from this file (default: env BL_API_KEY); "
-        "a key is never accepted on the command line",
-    )
-    p.add_argument(
-        "--request-timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="timeout of one Blaxel call (default 30)",
-    )
-    p.add_argument(
-        "--rate-limit",
-        type=float,
-        default=20.0,
-        metavar="PER_SECOND",
-        help="Blaxel calls per second (default 20; 0 = unlimited)",
-    )
+# ---- Blaxel credentials (no cluster: the flags of `cliargs.add_api_arguments` and the environment) ---
 
 
 def credentials_from_args(args: argparse.Namespace) -> Credentials:

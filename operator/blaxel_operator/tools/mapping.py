@@ -19,6 +19,7 @@ import pydantic
 
 from ..config import ADOPTION_POLICY
 from ..core.decide import LABEL_CLUSTER, LABEL_NAME, LABEL_NAMESPACE, OWNER_LABELS
+from ..crdschema import prune
 from ..kinds import agent
 from ..schema import validate_object, version_schema
 from .common import SecretKey
@@ -128,8 +129,6 @@ def map_agent(
     check_references: bool = False,
 ) -> Mapped:
     """The BlaxelAgent for a Blaxel agent object (`{metadata, spec, ...}`); raises MappingError."""
-    from ..devkit.kube_schema import prune
-
     meta = obj.get("metadata")
     if meta is None:
         raise MappingError(["metadata.name: Required value"])

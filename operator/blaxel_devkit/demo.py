@@ -26,7 +26,7 @@ import yaml
 from .harness import GROUP, PLURAL, VERSION, KubeClient, OperatorProcess, condition, is_ready, wait_for
 from .kube import KubeEmulator
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = ("minimal-agent.yaml", "full-agent.yaml")
 
 
@@ -115,7 +115,7 @@ async def kubectl_get(kubeconfig: Path) -> str | None:
 
 
 async def demo(step_seconds: float, keep: bool) -> int:
-    from ..simulator import BlaxelSimulator, SimulatorConfig
+    from blaxel_operator.simulator import BlaxelSimulator, SimulatorConfig
 
     clock = Clock()
     workdir = Path(tempfile.mkdtemp(prefix="blaxel-demo-"))

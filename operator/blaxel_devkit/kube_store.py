@@ -2,7 +2,7 @@
 
 `KubeState` keeps the objects of every served resource, a global resourceVersion, a bounded history of
 watch events and the live watchers, and implements create/get/list/update/patch/delete with the
-behaviours of kube-apiserver (see `blaxel_operator.devkit.kube` for the list). All writes are synchronous
+behaviours of kube-apiserver (see `blaxel_devkit.kube` for the list). All writes are synchronous
 (no await inside), so each write is atomic with respect to the asyncio event loop.
 """
 
@@ -21,14 +21,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from blaxel_operator.devkit.kube_patch import (
+from blaxel_devkit.kube_patch import (
     PatchError,
     apply_merge,
     json_patch,
     merge_patch,
     strategic_merge_patch,
 )
-from blaxel_operator.devkit.kube_query import (
+from blaxel_devkit.kube_query import (
     FieldRequirement,
     Requirement,
     SelectorError,
@@ -36,10 +36,8 @@ from blaxel_operator.devkit.kube_query import (
     labels_match,
     parse_field_selector,
     parse_label_selector,
-    valid_label_key,
-    valid_label_value,
 )
-from blaxel_operator.devkit.kube_resources import (
+from blaxel_devkit.kube_resources import (
     DEFAULT_BUILTINS,
     KOPF_PEERING_CRDS,
     ResourceType,
@@ -47,7 +45,7 @@ from blaxel_operator.devkit.kube_resources import (
     crd_resource_types,
     version_priority,
 )
-from blaxel_operator.devkit.kube_schema import (
+from blaxel_operator.crdschema import (
     FORBIDDEN,
     INVALID,
     REQUIRED,
@@ -59,6 +57,16 @@ from blaxel_operator.devkit.kube_schema import (
     deep_copy,
     prune,
     validate,
+)
+from blaxel_operator.k8snames import (
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    LABEL_MSG,
+    LABEL_VALUE_MSG,
+    QUALIFIED_NAME_MSG,
+    SUBDOMAIN_MSG,
+    valid_label_key,
+    valid_label_value,
 )
 
 JSON = dict[str, Any]
@@ -163,28 +171,6 @@ def unsupported_media_type(content_type: str, accepted: list[str]) -> KubeApiErr
 # Names
 # ------------------------------------------------------------------------------------------------------
 
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
-    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
-LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
-    "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
-)
-QUALIFIED_NAME_MSG = (
-    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
-    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-)
 GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 SERVER_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")

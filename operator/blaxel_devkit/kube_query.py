@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from blaxel_operator.k8snames import LABEL_KEY, LABEL_VALUE
+
 
 class SelectorError(ValueError):
     pass
@@ -17,11 +19,6 @@ class SelectorError(ValueError):
 # ------------------------------------------------------------------------------------------------------
 # Label selectors (k8s.io/apimachinery/pkg/labels)
 # ------------------------------------------------------------------------------------------------------
-
-_LABEL_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def parse_label_selector(text: str | None) -> list[Requirement]:
     i = 0
 
     def expect_key(tok: str) -> str:
-        if not _LABEL_KEY.match(tok) or len(tok.split("/")[-1]) > 63:
+        if not LABEL_KEY.match(tok) or len(tok.split("/")[-1]) > 63:
             raise SelectorError(
                 f"unable to parse requirement: invalid label key {tok!r}: name part must consist of alphanumeric "
                 "characters, '-', '_' or '.', and must start and end with an alphanumeric character"
@@ -82,7 +79,7 @@ def parse_label_selector(text: str | None) -> list[Requirement]:
         return tok
 
     def check_value(tok: str) -> str:
-        if len(tok) > 63 or not _LABEL_VALUE.match(tok):
+        if len(tok) > 63 or not LABEL_VALUE.match(tok):
             raise SelectorError(
                 f"unable to parse requirement: invalid label value: {tok!r}: a valid label must be an empty string "
                 "or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
@@ -150,14 +147,6 @@ def labels_match(requirements: list[Requirement], obj: Mapping[str, Any]) -> boo
         return True
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return all(req.matches(labels) for req in requirements)
-
-
-def valid_label_key(key: str) -> bool:
-    return bool(_LABEL_KEY.match(key)) and len(key.split("/")[-1]) <= 63 and len(key) <= 253 + 1 + 63
-
-
-def valid_label_value(value: str) -> bool:
-    return len(value) <= 63 and bool(_LABEL_VALUE.match(value))
 
 
 # ------------------------------------------------------------------------------------------------------

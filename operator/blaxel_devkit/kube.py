@@ -48,7 +48,7 @@ namespace, name)]`, `writes(plural, method=..., subresource=...)`, `request_coun
 For synchronous code (e.g. `kopf.testing.KopfRunner`, which blocks the calling thread), run it in a thread:
 `with ThreadedKubeEmulator(crds_dirs=[...]) as kube: kube.call(kube.emulator.get_object, ...)`.
 
-Standalone: `python -m blaxel_operator.devkit.kube --port 8001 --crds crds/ --kubeconfig /tmp/kubeconfig`.
+Standalone: `python -m blaxel_devkit.kube --port 8001 --crds crds/ --kubeconfig /tmp/kubeconfig`.
 """
 
 from __future__ import annotations
@@ -73,16 +73,15 @@ from typing import Any, TypeVar
 import yaml
 from aiohttp import web
 
-from blaxel_operator.devkit import kube_proto
-from blaxel_operator.devkit.kube_query import partial_metadata, table
-from blaxel_operator.devkit.kube_resources import (
+from blaxel_devkit import kube_proto
+from blaxel_devkit.kube_query import partial_metadata, table
+from blaxel_devkit.kube_resources import (
     DEFAULT_BUILTINS,
     ResourceType,
     document_hash,
     openapi_gv_document,
 )
-from blaxel_operator.devkit.kube_schema import deep_copy
-from blaxel_operator.devkit.kube_store import (
+from blaxel_devkit.kube_store import (
     JSON,
     KubeApiError,
     KubeState,
@@ -96,6 +95,7 @@ from blaxel_operator.devkit.kube_store import (
     resource_not_found,
     unsupported_media_type,
 )
+from blaxel_operator.crdschema import deep_copy
 
 __all__ = [
     "DEFAULT_BUILTINS",
@@ -1138,7 +1138,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m blaxel_operator.devkit.kube",
+        prog="python -m blaxel_devkit.kube",
         description="Run a Kubernetes API server emulator (kube-apiserver semantics, CRD validation, in memory).",
     )
     add_arguments(parser)

@@ -1,4 +1,4 @@
-"""CRD structural schemas for the Kubernetes API test bed: pruning, defaulting, validation and CEL.
+"""CRD structural schemas: pruning, defaulting, validation and CEL, as kube-apiserver applies them.
 
 It mimics what kube-apiserver (apiextensions-apiserver) does with a CRD's `openAPIV3Schema` when a custom
 resource is written: unknown fields are pruned, `default`s are applied, the object is validated against the
@@ -6,6 +6,10 @@ schema (types, enums, required, pattern, bounds, lengths, item/property counts, 
 the `x-kubernetes-validations` CEL rules (including transition rules with `oldSelf`), with validation
 ratcheting on updates (errors of unchanged values are ignored), and the errors are rendered like the
 apiserver's `field.Error`s (`spec.x: Unsupported value: "a": supported values: "b", "c"`).
+
+`blaxel-operator render` validates manifests with it; the development test bed (`blaxel_devkit`) serves
+custom resources with it, so the tests prove it against the apiserver's behaviour. cel-python is imported
+only when a CEL rule is compiled or evaluated: the operator itself (`blaxel-operator run`) never loads it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import functools
 import ipaddress
 import itertools
 import json
@@ -21,11 +26,10 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import celpy
-import celpy.celtypes
-import celpy.evaluation
+if TYPE_CHECKING:
+    import celpy
 
 # Fields of metav1.ObjectMeta: the root `metadata` of a custom resource is pruned to these.
 OBJECT_META_FIELDS = frozenset(
@@ -227,6 +231,26 @@ FORMATS: dict[str, Callable[[str], bool]] = {
 # ------------------------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _celpy() -> Any:
+    """cel-python, imported on first use (see the module's docstring)."""
+    import celpy
+    import celpy.celtypes
+    import celpy.evaluation
+
+    return celpy
+
+
+def _celtypes() -> Any:
+    return _celpy().celtypes
+
+
+def _eval_error() -> type[Exception]:
+    """cel-python's CELEvalError (the result of a rule that failed to evaluate)."""
+    error: type[Exception] = _celpy().evaluation.CELEvalError
+    return error
+
+
 class CelCompileError(ValueError):
     pass
 
@@ -261,7 +285,7 @@ class _Cel:
         if cached is not None:
             return cached
         if self._env is None:
-            self._env = celpy.Environment()
+            self._env = _celpy().Environment()
         try:
             ast = self._env.compile(source)
             runner = self._env.program(ast, functions=CEL_FUNCTIONS)
@@ -289,15 +313,16 @@ class _Cel:
             self._memo.move_to_end(key)
             return self._memo[key]
         program = self._compile(source)
-        activation: dict[str, Any] = {"self": celpy.json_to_cel(self_value)}
+        cel = _celpy()
+        activation: dict[str, Any] = {"self": cel.json_to_cel(self_value)}
         if transition:
-            activation["oldSelf"] = celpy.json_to_cel(old_value)
+            activation["oldSelf"] = cel.json_to_cel(old_value)
         try:
             result = program.runner.evaluate(activation)
-        except celpy.evaluation.CELEvalError as exc:
+        except cel.evaluation.CELEvalError as exc:
             result = exc
         except Exception as exc:
-            result = celpy.evaluation.CELEvalError(str(exc))
+            result = cel.evaluation.CELEvalError(str(exc))
         self._memo[key] = result
         if len(self._memo) > self._memo_size:
             self._memo.popitem(last=False)
@@ -333,19 +358,20 @@ def _project(value: Any, keys: frozenset[str] | None) -> Any:
 
 def _cel_error_text(exc: Any) -> str:
     """The innermost message of a (nested) CELEvalError."""
+    eval_error = _eval_error()
     seen = 0
-    while isinstance(exc, celpy.evaluation.CELEvalError) and seen < 10:
+    while isinstance(exc, eval_error) and seen < 10:
         seen += 1
         args = exc.args
         if len(args) >= 3 and isinstance(args[2], tuple) and args[2] and isinstance(args[2][0], str):
             inner = args[2]
-            if len(inner) >= 1 and not isinstance(inner[0], celpy.evaluation.CELEvalError):
+            if len(inner) >= 1 and not isinstance(inner[0], eval_error):
                 if args[0] == "evaluation error":
                     return str(inner[0])
                 return str(args[0])
         if args and isinstance(args[0], str) and args[0] != "evaluation error":
             return args[0]
-        if len(args) >= 3 and isinstance(args[2], celpy.evaluation.CELEvalError):
+        if len(args) >= 3 and isinstance(args[2], eval_error):
             exc = args[2]
             continue
         break
@@ -354,55 +380,56 @@ def _cel_error_text(exc: Any) -> str:
 
 # A few functions of the Kubernetes CEL libraries (k8s.io/apiserver/pkg/cel/library) that cel-python lacks.
 def _lower_ascii(s: Any) -> Any:
-    return celpy.celtypes.StringType(str(s).lower())
+    return _celtypes().StringType(str(s).lower())
 
 
 def _upper_ascii(s: Any) -> Any:
-    return celpy.celtypes.StringType(str(s).upper())
+    return _celtypes().StringType(str(s).upper())
 
 
 def _trim(s: Any) -> Any:
-    return celpy.celtypes.StringType(str(s).strip())
+    return _celtypes().StringType(str(s).strip())
 
 
 def _split(s: Any, sep: Any) -> Any:
-    return celpy.celtypes.ListType([celpy.celtypes.StringType(p) for p in str(s).split(str(sep))])
+    types = _celtypes()
+    return types.ListType([types.StringType(p) for p in str(s).split(str(sep))])
 
 
 def _join(items: Any, sep: Any = "") -> Any:
-    return celpy.celtypes.StringType(str(sep).join(str(i) for i in items))
+    return _celtypes().StringType(str(sep).join(str(i) for i in items))
 
 
 def _replace(s: Any, old: Any, new: Any) -> Any:
-    return celpy.celtypes.StringType(str(s).replace(str(old), str(new)))
+    return _celtypes().StringType(str(s).replace(str(old), str(new)))
 
 
 def _index_of(s: Any, sub: Any) -> Any:
     if isinstance(s, list):
-        return celpy.celtypes.IntType(s.index(sub) if sub in s else -1)
-    return celpy.celtypes.IntType(str(s).find(str(sub)))
+        return _celtypes().IntType(s.index(sub) if sub in s else -1)
+    return _celtypes().IntType(str(s).find(str(sub)))
 
 
 def _last_index_of(s: Any, sub: Any) -> Any:
     if isinstance(s, list):
-        return celpy.celtypes.IntType(len(s) - 1 - s[::-1].index(sub) if sub in s else -1)
-    return celpy.celtypes.IntType(str(s).rfind(str(sub)))
+        return _celtypes().IntType(len(s) - 1 - s[::-1].index(sub) if sub in s else -1)
+    return _celtypes().IntType(str(s).rfind(str(sub)))
 
 
 def _substring(s: Any, start: Any, end: Any = None) -> Any:
     text = str(s)
-    return celpy.celtypes.StringType(text[int(start) :] if end is None else text[int(start) : int(end)])
+    return _celtypes().StringType(text[int(start) :] if end is None else text[int(start) : int(end)])
 
 
 def _is_sorted(items: Any) -> Any:
     values = list(items)
-    return celpy.celtypes.BoolType(all(a <= b for a, b in itertools.pairwise(values)))
+    return _celtypes().BoolType(all(a <= b for a, b in itertools.pairwise(values)))
 
 
 def _sum(items: Any) -> Any:
     values = list(items)
     if not values:
-        return celpy.celtypes.IntType(0)
+        return _celtypes().IntType(0)
     total = values[0]
     for value in values[1:]:
         total = total + value
@@ -840,11 +867,11 @@ class Validator:
             except CelCompileError as exc:
                 self.cel_errors.append(FieldError(INVALID, fld, type_name, f"compilation failed: {exc}"))
                 continue
-            if isinstance(result, celpy.evaluation.CELEvalError):
+            if isinstance(result, _eval_error()):
                 detail = f"{_cel_error_text(result)} evaluating rule: {source}"
                 self.cel_errors.append(FieldError(INVALID, fld, type_name, detail))
                 continue
-            if not isinstance(result, bool | celpy.celtypes.BoolType):
+            if not isinstance(result, bool | _celtypes().BoolType):
                 detail = f"rule did not evaluate to a bool evaluating rule: {source}"
                 self.cel_errors.append(FieldError(INVALID, fld, type_name, detail))
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from blaxel_operator.devkit.kube_schema import deep_copy
+from blaxel_operator.crdschema import deep_copy
 
 
 class PatchError(Exception):

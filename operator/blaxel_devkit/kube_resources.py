@@ -17,7 +17,7 @@ from typing import Any
 
 import kmock
 
-from blaxel_operator.devkit.kube_query import (
+from blaxel_devkit.kube_query import (
     NAME_COLUMN,
     Column,
     age,
