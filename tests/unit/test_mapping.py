@@ -81,11 +81,29 @@ def test_remote_name_defaults_to_resource_name(spec: dict[str, Any], name: str) 
     assert payload(spec)["metadata"]["name"] == name
 
 
-def test_only_set_fields_are_sent() -> None:
+def test_only_set_fields_are_sent_plus_the_compared_defaults() -> None:
     assert payload({"runtime": {"memory": 4096}}) == {
         "metadata": {"name": "res", "labels": {"owner": "x"}},
-        "spec": {"runtime": {"memory": 4096}},
+        "spec": {"runtime": {"memory": 4096}, "enabled": True, "public": False},
     }
+
+
+@pytest.mark.parametrize(
+    ("spec", "sent"),
+    [
+        ({}, {"enabled": True, "public": False}),
+        ({"enabled": False}, {"enabled": False, "public": False}),
+        ({"public": True, "runtime": {"generation": "mk3"}}, {"enabled": True, "public": True}),
+    ],
+)
+def test_every_compared_field_is_sent(spec: dict[str, Any], sent: dict[str, bool]) -> None:
+    """enabled/public are compared against Blaxel's defaults when unset, so they are sent too: a PUT
+    that merges would otherwise leave an out-of-band change in place and redeploy on every poll."""
+    p = payload(spec)
+    assert {k: p["spec"][k] for k in sent} == sent
+    desired = agent.comparable_desired(p)
+    for key in ("enabled", "public"):
+        assert desired["spec"][key] == p["spec"][key]
 
 
 def test_external_id_goes_to_metadata_and_is_compared() -> None:

@@ -279,7 +279,12 @@ def build_payload(
     secrets: SecretValues,
     extra_labels: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The Blaxel Agent payload for POST/PUT: only the fields that are set."""
+    """The Blaxel Agent payload for POST/PUT: the fields that are set, and every field that is compared.
+
+    `enabled` and `public` are compared against Blaxel's defaults when unset (see comparable_desired), so
+    they are always sent: were Blaxel's PUT to merge rather than replace, an out-of-band change of either
+    would otherwise be "corrected" by a PUT that leaves it as it is, on every poll.
+    """
     metadata: dict[str, Any] = {"name": name}
     if spec.display_name is not None:
         metadata["displayName"] = spec.display_name
@@ -290,6 +295,8 @@ def build_payload(
         metadata["labels"] = labels
 
     body = spec.model_dump(by_alias=True, exclude_none=True, exclude=_operator_field_names())
+    body["enabled"] = DEFAULT_ENABLED if spec.enabled is None else spec.enabled
+    body["public"] = DEFAULT_PUBLIC if spec.public is None else spec.public
     runtime = body.get("runtime")
     if runtime and "envs" in runtime and spec.runtime and spec.runtime.envs is not None:
         runtime["envs"] = [_env_payload(env, secrets) for env in spec.runtime.envs]
