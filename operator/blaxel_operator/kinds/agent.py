@@ -30,10 +30,10 @@ DEFAULT_PUBLIC = False
 # Blaxel's metadata.externalId: "Max 64 chars, alphanumeric + dash"
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9-]+$"
 
-# Bounds: only what Blaxel states (controlplane.yml, and the API reference's prose), so that every agent
-# Blaxel accepts can be imported. Counts and sizes are non-negative; percentages are 0..100. The lists
-# whose items carry CEL rules keep a maxItems: the apiserver refuses a CRD whose rules' estimated cost is
-# unbounded, and the cost of a rule on list items grows with the list's bound.
+# Bounds: only what Blaxel states (controlplane.yml and its prose), so that every agent Blaxel accepts
+# can be imported. Counts and sizes are non-negative; percentages are 0..100. The lists whose items carry
+# CEL rules (envs, triggers, volumes) keep a maxItems: the apiserver refuses a CRD whose rules' estimated
+# cost exceeds its budget, and without maxItems a list is costed as a whole request (3 MiB) of items.
 
 
 class EnvSource(CamelModel):
