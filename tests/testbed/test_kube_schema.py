@@ -42,20 +42,20 @@ async def test_pattern_violation(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    ("memory", "expected"),
+    ("percent", "expected"),
     [
         (
-            64,
-            "spec.runtime.memory: Invalid value: 64: spec.runtime.memory in body should be greater than or equal to 128",
+            -1,
+            "spec.revision.canaryPercent: Invalid value: -1: spec.revision.canaryPercent in body should be greater than or equal to 0",
         ),
         (
-            100000,
-            "spec.runtime.memory: Invalid value: 100000: spec.runtime.memory in body should be less than or equal to 65536",
+            101,
+            "spec.revision.canaryPercent: Invalid value: 101: spec.revision.canaryPercent in body should be less than or equal to 100",
         ),
     ],
 )
-async def test_minimum_and_maximum(api: Api, memory: int, expected: str) -> None:
-    message, _ = await _invalid(api, AGENTS, agent(runtime={"memory": memory}))
+async def test_minimum_and_maximum(api: Api, percent: int, expected: str) -> None:
+    message, _ = await _invalid(api, AGENTS, agent(revision={"canaryPercent": percent}))
     assert expected in message
 
 
@@ -73,14 +73,14 @@ async def test_min_length(api: Api) -> None:
 
 
 async def test_max_items(api: Api) -> None:
-    message, causes = await _invalid(api, AGENTS, agent(policies=[f"p{i}" for i in range(65)]))
-    assert "spec.policies: Too many: 65: must have at most 64 items" in message
+    message, causes = await _invalid(api, AGENTS, agent(triggers=[{"type": "http"}] * 65))
+    assert "spec.triggers: Too many: 65: must have at most 64 items" in message
     assert causes[0]["reason"] == "FieldValueTooMany"
 
 
 async def test_max_properties(api: Api) -> None:
-    message, _ = await _invalid(api, AGENTS, agent(labels={f"k{i}": "v" for i in range(65)}))
-    assert "spec.labels: Too many: 65: must have at most 64 items" in message
+    message, _ = await _invalid(api, WIDGETS, widget(limits={f"k{i}": 1 for i in range(9)}))
+    assert "spec.limits: Too many: 9: must have at most 8 items" in message
 
 
 async def test_min_items_and_min_properties(api: Api) -> None:
@@ -148,7 +148,7 @@ async def test_int_or_string_and_nullable(api: Api) -> None:
 
 
 async def test_several_errors_are_listed_in_brackets(api: Api) -> None:
-    message, causes = await _invalid(api, AGENTS, agent(runtime={"generation": "mk9", "memory": 1}))
+    message, causes = await _invalid(api, AGENTS, agent(runtime={"generation": "mk9", "memory": -1}))
     assert message.startswith('BlaxelAgent.blaxel.ai "agent-1" is invalid: [spec.runtime.generation: ')
     assert message.endswith("]")
     assert len(causes) == 2

@@ -123,8 +123,8 @@ def test_without_recursion_and_to_stdout(capsys: pytest.CaptureFixture[str]) -> 
             "metadata.name: Invalid value: 'Bad_Name': not a valid Blaxel agent name",
         ),
         (
-            "apiVersion: blaxel.ai/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {runtime: {memory: 1}}\n",
-            "document 1 (Agent a): spec.runtime.memory: Invalid value: 1",
+            "apiVersion: blaxel.ai/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {runtime: {memory: -1}}\n",
+            "document 1 (Agent a): spec.runtime.memory: Invalid value: -1",
         ),
         (
             "apiVersion: blaxel.ai/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {volumes: [{name: v, mountPath: /v}]}\n",

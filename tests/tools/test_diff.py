@@ -97,10 +97,12 @@ async def test_spec_workspace_is_honoured(bl_env: BlaxelSimulator, run_cli: RunC
 async def test_invalid_manifests_and_api_errors_exit_2(
     bl_env: BlaxelSimulator, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bad = write(tmp_path / "bad.yaml", MANIFEST.format(memory=64))
+    bad = write(tmp_path / "bad.yaml", MANIFEST.format(memory=-64))
     result = await run_cli("diff", "-f", bad)
     assert result.code == 2
-    assert f"{bad}: document 1 (BlaxelAgent secret-bot): spec.runtime.memory: Invalid value: 64" in result.err
+    assert (
+        f"{bad}: document 1 (BlaxelAgent secret-bot): spec.runtime.memory: Invalid value: -64" in result.err
+    )
     assert bl_env.calls() == []  # nothing sent for invalid input
     good = write(tmp_path / "good.yaml", MANIFEST.format(memory=1024))
     monkeypatch.setenv("BL_API_KEY", "wrong-key")

@@ -90,6 +90,7 @@ async def test_unsupported_fields_are_reported_and_unrepresentable_agents_skippe
     )
     sim.seed_agent({"metadata": {"name": "newer"}, "spec": {"runtime": {"image": "a:1"}}})
     sim.seed_agent({"metadata": {"name": "long-label", "labels": {"note": "x" * 80}}, "spec": {}})
+    sim.seed_agent({"metadata": {"name": "long-title"}, "spec": {}})
     sim.seed_agent(
         {
             "metadata": {
@@ -106,6 +107,8 @@ async def test_unsupported_fields_are_reported_and_unrepresentable_agents_skippe
     )
     sim.seed_agent({"metadata": {"name": "going"}, "spec": {}})
     next(r for r in sim.records() if r.name == "newer").spec["runtime"]["timeout"] = 30  # a newer API's field
+    # over Blaxel's documented 63 (as from an older API): cannot be a valid BlaxelAgent
+    next(r for r in sim.records() if r.name == "long-title").metadata["displayName"] = "x" * 80
     await bl_env_delete(sim, "going")
     out = tmp_path / "out"
     result = await run_cli("import", "-o", out)
@@ -113,16 +116,24 @@ async def test_unsupported_fields_are_reported_and_unrepresentable_agents_skippe
     err = result.err
     assert "warning: agent crm: metadata.externalId: not supported by the BlaxelAgent CRD; left out" in err
     assert "warning: agent newer: spec.runtime.timeout: not supported by the BlaxelAgent CRD; left out" in err
+    # Blaxel states no limit on label values (a Kubernetes label's 63 does not apply): imported
+    assert "long-label" not in err
     assert (
-        "warning: agent long-label: skipped: it cannot be a valid BlaxelAgent: spec.labels.note: Too long: "
+        "warning: agent long-title: skipped: it cannot be a valid BlaxelAgent: spec.displayName: Too long: "
         "may not be more than 63 bytes" in err
     ), err
     assert "warning: agent going: skipped: it is DELETING" in err
     assert (
         "warning: agent owned: already managed by blaxel-operator resource ns1/owned of cluster 'prod'" in err
     )
-    assert "imported 3 of 5 agents (1 page) into" in err and "2 skipped" in err
-    assert sorted(p.name for p in out.iterdir()) == ["crm.yaml", "newer.yaml", "owned.yaml"]
+    assert "imported 4 of 6 agents (1 page) into" in err and "2 skipped" in err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "crm.yaml",
+        "long-label.yaml",
+        "newer.yaml",
+        "owned.yaml",
+    ]
+    assert yaml.safe_load((out / "long-label.yaml").read_text())["spec"]["labels"] == {"note": "x" * 80}
     owned = yaml.safe_load((out / "owned.yaml").read_text())
     assert owned["spec"]["labels"] == {"team": "z"}
 

@@ -42,7 +42,7 @@ apiVersion: blaxel.ai/v1alpha1
 kind: BlaxelAgent
 metadata: {name: broken}
 spec:
-  runtime: {memory: 64, minScale: 3, maxScale: 1, cpu: 2}
+  runtime: {memory: -64, minScale: 3, maxScale: 1, cpu: 2}
   volumes: [{name: data, mountPath: /data}]
   triggers: [{type: cron}]
 ---
@@ -101,7 +101,7 @@ def test_invalid_manifests_name_file_document_and_field(
     expected = [
         at + 'unknown field "spec.runtime.cpu"',
         at
-        + "spec.runtime.memory: Invalid value: 64: spec.runtime.memory in body should be greater than or equal to 128",
+        + "spec.runtime.memory: Invalid value: -64: spec.runtime.memory in body should be greater than or equal to 0",
         at + 'spec.runtime: Invalid value: "object": runtime.minScale must not exceed runtime.maxScale',
         at + 'spec.triggers[0]: Invalid value: "object": a cron trigger needs configuration.schedule',
         at + 'spec: Invalid value: "object": spec.region is required when volumes are attached',

@@ -121,7 +121,9 @@ async def test_import_apply_adopts_every_agent_without_a_write(
 
         async def polled_again() -> bool:  # a few more looks at it: still nothing else written
             own = sim.calls(agent="secret-bot", method="GET", since=since)
-            listed = [c for c in sim.calls(method="GET", since=since) if c.path.rstrip("/").endswith("/agents")]
+            listed = [
+                c for c in sim.calls(method="GET", since=since) if c.path.rstrip("/").endswith("/agents")
+            ]
             return len(own) + len(listed) >= 3
 
         await wait_for(polled_again, timeout=30, interval=0.05, what="more polls of secret-bot")

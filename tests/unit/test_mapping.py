@@ -14,6 +14,7 @@ from blaxel_operator.kinds.base import SecretRef
 FULL: dict[str, Any] = {
     "agentName": "support-bot",
     "displayName": "Support bot",
+    "externalId": "crm-42",
     "labels": {"team": "support"},
     "enabled": True,
     "public": False,
@@ -50,6 +51,7 @@ def test_full_spec_maps_to_blaxel_shape_without_operator_fields() -> None:
     assert p["metadata"] == {
         "name": "support-bot",
         "displayName": "Support bot",
+        "externalId": "crm-42",
         "labels": {"team": "support", "owner": "x"},
     }
     spec = p["spec"]
@@ -60,6 +62,7 @@ def test_full_spec_maps_to_blaxel_shape_without_operator_fields() -> None:
         "workspace",
         "labels",
         "displayName",
+        "externalId",
     ):
         assert operator_only not in spec
     assert spec["runtime"]["envs"] == [
@@ -78,11 +81,43 @@ def test_remote_name_defaults_to_resource_name(spec: dict[str, Any], name: str) 
     assert payload(spec)["metadata"]["name"] == name
 
 
-def test_only_set_fields_are_sent() -> None:
+def test_only_set_fields_are_sent_plus_the_compared_defaults() -> None:
     assert payload({"runtime": {"memory": 4096}}) == {
         "metadata": {"name": "res", "labels": {"owner": "x"}},
-        "spec": {"runtime": {"memory": 4096}},
+        "spec": {"runtime": {"memory": 4096}, "enabled": True, "public": False},
     }
+
+
+@pytest.mark.parametrize(
+    ("spec", "sent"),
+    [
+        ({}, {"enabled": True, "public": False}),
+        ({"enabled": False}, {"enabled": False, "public": False}),
+        ({"public": True, "runtime": {"generation": "mk3"}}, {"enabled": True, "public": True}),
+    ],
+)
+def test_every_compared_field_is_sent(spec: dict[str, Any], sent: dict[str, bool]) -> None:
+    """enabled/public are compared against Blaxel's defaults when unset, so they are sent too: a PUT
+    that merges would otherwise leave an out-of-band change in place and redeploy on every poll."""
+    p = payload(spec)
+    assert {k: p["spec"][k] for k in sent} == sent
+    desired = agent.comparable_desired(p)
+    for key in ("enabled", "public"):
+        assert desired["spec"][key] == p["spec"][key]
+
+
+def test_external_id_goes_to_metadata_and_is_compared() -> None:
+    p = payload({"externalId": "crm-42", "displayName": "Bot"})
+    assert p["metadata"] == {
+        "name": "res",
+        "displayName": "Bot",
+        "externalId": "crm-42",
+        "labels": {"owner": "x"},
+    }
+    assert "externalId" not in p["spec"]
+    observed = {"metadata": {**p["metadata"], "externalId": "other"}, "spec": dict(p["spec"])}
+    diff = subset_diff(agent.comparable_desired(p), agent.comparable_observed(observed, p))
+    assert diff == ["metadata.externalId"]
 
 
 @pytest.mark.parametrize(
@@ -92,7 +127,11 @@ def test_only_set_fields_are_sent() -> None:
         {"agentName": "Upper"},
         {"agentName": "x" * 50},
         {"triggers": [{"type": "webhook"}]},
-        {"runtime": {"memory": 1}},
+        {"triggers": [{"type": "cron", "configuration": {"timeout": 901}}]},
+        {"runtime": {"memory": -1}},
+        {"displayName": "x" * 64},
+        {"externalId": "x" * 65},
+        {"externalId": "not_alnum"},
         {"unknownField": 1},
     ],
 )

@@ -6,38 +6,76 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from .base import CamelModel, Kind, Readiness, ResolvedRefs, SecretRef, SecretValues
+from ..crdgen import PrinterColumn, Rule, crd
+from .base import (
+    AtProvider,
+    CamelModel,
+    CredentialsRef,
+    Kind,
+    Readiness,
+    ResolvedRefs,
+    ResourceStatus,
+    SecretKeySelector,
+    SecretRef,
+    SecretValues,
+)
 from .deployable import deployment_readiness
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 MAX_NAME_LENGTH = 49
+# Blaxel's documented defaults of spec.enabled and spec.public
+DEFAULT_ENABLED = True
+DEFAULT_PUBLIC = False
+# Blaxel's metadata.externalId: "Max 64 chars, alphanumeric + dash"
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9-]+$"
 
-
-class SecretKeySelector(CamelModel):
-    name: str = Field(min_length=1)
-    key: str = Field(min_length=1)
+# Bounds: only what Blaxel states (controlplane.yml and its prose), so that every agent Blaxel accepts
+# can be imported. Counts and sizes are non-negative; percentages are 0..100. The lists whose items carry
+# CEL rules (envs, triggers, volumes) keep a maxItems: the apiserver refuses a CRD whose rules' estimated
+# cost exceeds its budget, and without maxItems a list is costed as a whole request (3 MiB) of items.
 
 
 class EnvSource(CamelModel):
-    secret_key_ref: SecretKeySelector
+    secret_key_ref: SecretKeySelector = Field(
+        description="A key of a Secret in this namespace; sent to Blaxel as a secret env."
+    )
 
 
 class EnvVar(CamelModel):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    model_config = ConfigDict(
+        json_schema_extra=crd(
+            Rule(
+                "!(has(self.value) && has(self.valueFrom))", "an env sets either value or valueFrom, not both"
+            )
+        )
+    )
+
+    name: str
     value: str | None = None
-    secret: bool | None = None
+    secret: bool | None = Field(
+        default=None, description="Marks an inline value as secret on Blaxel (prefer valueFrom)."
+    )
     value_from: EnvSource | None = None
 
 
 class Runtime(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra=crd(
+            Rule(
+                "!has(self.minScale) || !has(self.maxScale) || self.minScale <= self.maxScale",
+                "runtime.minScale must not exceed runtime.maxScale",
+            )
+        )
+    )
+
     generation: Literal["mk2", "mk3"] | None = None
     image: str | None = None
-    memory: int | None = Field(default=None, ge=128, le=65536)
+    memory: int | None = Field(default=None, ge=0, description="Memory in MB (CPU = memory / 2048).")
     min_scale: int | None = Field(default=None, ge=0)
-    max_scale: int | None = Field(default=None, ge=1)
-    envs: list[EnvVar] | None = None
+    max_scale: int | None = Field(default=None, ge=0)
+    envs: list[EnvVar] | None = Field(default=None, max_length=256, json_schema_extra=crd(map_keys=["name"]))
 
 
 class Repository(CamelModel):
@@ -46,6 +84,8 @@ class Repository(CamelModel):
 
 
 class RevisionConfiguration(CamelModel):
+    """Revision and canary traffic configuration."""
+
     active: str | None = None
     canary: str | None = None
     canary_percent: int | None = Field(default=None, ge=0, le=100)
@@ -60,50 +100,155 @@ class TriggerConfiguration(CamelModel):
     retry: int | None = Field(default=None, ge=0)
     schedule: str | None = None
     tasks: list[dict[str, Any]] | None = None
-    timeout: int | None = Field(default=None, ge=1, le=900)
+    timeout: int | None = Field(default=None, ge=0, le=900)
 
 
 class Trigger(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra=crd(
+            Rule(
+                "!has(self.type) || self.type != 'cron' || "
+                "(has(self.configuration) && has(self.configuration.schedule))",
+                "a cron trigger needs configuration.schedule",
+            )
+        )
+    )
+
     id: str | None = None
-    type: Literal["http", "http-async", "cron"]
+    type: Literal["http", "http-async", "cron"] | None = None
     enabled: bool | None = None
     configuration: TriggerConfiguration | None = None
 
 
 class Volume(CamelModel):
-    name: str
-    mount_path: str
+    model_config = ConfigDict(
+        json_schema_extra=crd(
+            Rule(
+                "!has(self.type) || self.type != 'ephemeral' || has(self.sizeMb)",
+                "an ephemeral volume needs sizeMb",
+            )
+        )
+    )
+
+    name: str | None = None
+    mount_path: str | None = Field(default=None, pattern=r"^/", description="An absolute path.")
     read_only: bool | None = None
     type: Literal["persistent", "ephemeral"] | None = None
-    size_mb: int | None = Field(default=None, ge=1)
-
-
-class CredentialsRef(CamelModel):
-    name: str = Field(min_length=1)
+    size_mb: int | None = Field(
+        default=None, ge=0, description="Size in MB of an ephemeral volume (ignored for persistent ones)."
+    )
 
 
 class BlaxelAgentSpec(CamelModel):
-    """spec of a BlaxelAgent: the Blaxel agent's fields plus the operator's own."""
+    """Desired state of the Blaxel agent.
 
-    agent_name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN)
-    workspace: str | None = None
-    credentials_ref: CredentialsRef | None = None
-    deletion_policy: Literal["Delete", "Orphan"] = "Delete"
-    display_name: str | None = Field(default=None, max_length=63)
-    labels: dict[str, str] | None = None
-    enabled: bool | None = None
-    public: bool | None = None
-    region: str | None = None
-    policies: list[str] | None = None
+    The Blaxel Agent object's fields (metadata.displayName/externalId/labels and its spec, same names, so
+    that the spec of a `bl apply` manifest can be pasted in) plus the operator's own: agentName, workspace,
+    credentialsRef and deletionPolicy.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra=crd(
+            Rule(
+                "has(self.agentName) == has(oldSelf.agentName)",
+                "spec.agentName is immutable: it cannot be added or removed after creation",
+            ),
+            Rule(
+                "!has(self.volumes) || size(self.volumes) == 0 || has(self.region)",
+                "spec.region is required when volumes are attached",
+            ),
+            Rule(
+                "!has(self.public) || !self.public || !has(self.runtime) || !has(self.runtime.generation) "
+                "|| self.runtime.generation == 'mk3'",
+                "spec.public is only available with runtime.generation mk3",
+            ),
+            object_rules=[
+                Rule(
+                    f"has(self.spec.agentName) || (size(self.metadata.name) <= {MAX_NAME_LENGTH} && "
+                    f"self.metadata.name.matches('{NAME_PATTERN}'))",
+                    "metadata.name is not a valid Blaxel agent name (lowercase alphanumerics and hyphens, at "
+                    f"most {MAX_NAME_LENGTH} characters): set spec.agentName",
+                )
+            ],
+        )
+    )
+
+    agent_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        pattern=NAME_PATTERN,
+        description="Name of the remote Blaxel agent. Defaults to metadata.name. Immutable.",
+        json_schema_extra=crd(Rule("self == oldSelf", "spec.agentName is immutable")),
+    )
+    workspace: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        pattern=NAME_PATTERN,
+        description="Blaxel workspace. Overrides the workspace of the credentials and the operator default.",
+    )
+    credentials_ref: CredentialsRef | None = Field(
+        default=None,
+        description="A Secret in this namespace with key apiKey (and optional workspace) used for this agent.",
+    )
+    deletion_policy: Literal["Delete", "Orphan"] = Field(
+        default="Delete", description="What happens to the remote agent when this resource is deleted."
+    )
+    display_name: str | None = Field(
+        default=None, max_length=63, description="Human-readable name shown in the Blaxel console."
+    )
+    external_id: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=EXTERNAL_ID_PATTERN,
+        description="Caller-owned identifier of the remote agent (metadata.externalId on Blaxel).",
+    )
+    labels: dict[str, str] | None = Field(
+        default=None, description="Labels of the remote agent (metadata.labels on Blaxel)."
+    )
+    enabled: bool | None = Field(
+        default=None, description="When false the agent is deactivated and serves no requests (default true)."
+    )
+    public: bool | None = Field(
+        default=None,
+        description="When true the agent is reachable without authentication (mk3 only; default false).",
+    )
+    region: str | None = Field(
+        default=None, description="Region to deploy to, e.g. us-pdx-1. Required when volumes are attached."
+    )
+    policies: list[str] | None = Field(
+        default=None, description="Names of Blaxel policies applied to the agent."
+    )
     repository: Repository | None = None
     revision: RevisionConfiguration | None = None
     runtime: Runtime | None = None
-    triggers: list[Trigger] | None = None
-    volumes: list[Volume] | None = None
+    triggers: list[Trigger] | None = Field(default=None, max_length=64)
+    volumes: list[Volume] | None = Field(default=None, max_length=32)
 
 
-# Fields of the spec that belong to the operator, not to Blaxel's spec.
-OPERATOR_FIELDS = {"agentName", "workspace", "credentialsRef", "deletionPolicy", "displayName", "labels"}
+class AgentAtProvider(AtProvider):
+    """The remote agent as Blaxel reports it."""
+
+    url: str | None = Field(default=None, description="The agent's inference endpoint.")
+
+
+class BlaxelAgentStatus(ResourceStatus):
+    """Observed state, written by blaxel-operator only."""
+
+    at_provider: AgentAtProvider | None = None
+
+
+# Fields of the spec that belong to the operator or to Blaxel's metadata, not to Blaxel's spec.
+OPERATOR_FIELDS = {
+    "agentName",
+    "workspace",
+    "credentialsRef",
+    "deletionPolicy",
+    "displayName",
+    "externalId",
+    "labels",
+}
 
 
 def parse_spec(spec: Mapping[str, Any]) -> BlaxelAgentSpec:
@@ -136,15 +281,24 @@ def build_payload(
     extra_labels: Mapping[str, str],
     refs: ResolvedRefs | None = None,
 ) -> dict[str, Any]:
-    """The Blaxel Agent payload for POST/PUT: only the fields that are set."""
+    """The Blaxel Agent payload for POST/PUT: the fields that are set, and every field that is compared.
+
+    `enabled` and `public` are compared against Blaxel's defaults when unset (see comparable_desired), so
+    they are always sent: were Blaxel's PUT to merge rather than replace, an out-of-band change of either
+    would otherwise be "corrected" by a PUT that leaves it as it is, on every poll.
+    """
     metadata: dict[str, Any] = {"name": name}
     if spec.display_name is not None:
         metadata["displayName"] = spec.display_name
+    if spec.external_id is not None:
+        metadata["externalId"] = spec.external_id
     labels = {**(spec.labels or {}), **extra_labels}
     if labels:
         metadata["labels"] = labels
 
     body = spec.model_dump(by_alias=True, exclude_none=True, exclude=_operator_field_names())
+    body["enabled"] = DEFAULT_ENABLED if spec.enabled is None else spec.enabled
+    body["public"] = DEFAULT_PUBLIC if spec.public is None else spec.public
     runtime = body.get("runtime")
     if runtime and "envs" in runtime and spec.runtime and spec.runtime.envs is not None:
         runtime["envs"] = [_env_payload(env, secrets) for env in spec.runtime.envs]
@@ -152,7 +306,15 @@ def build_payload(
 
 
 def _operator_field_names() -> set[str]:
-    return {"agent_name", "workspace", "credentials_ref", "deletion_policy", "display_name", "labels"}
+    return {
+        "agent_name",
+        "workspace",
+        "credentials_ref",
+        "deletion_policy",
+        "display_name",
+        "external_id",
+        "labels",
+    }
 
 
 def _env_payload(env: EnvVar, secrets: SecretValues) -> dict[str, Any]:
@@ -177,8 +339,8 @@ def comparable_desired(payload: Mapping[str, Any]) -> dict[str, Any]:
     spec = desired.setdefault("spec", {})
     # Blaxel's documented defaults: unset in the spec still means "enabled" and "not public", so an
     # agent switched off or made public outside Kubernetes is drift.
-    spec.setdefault("enabled", True)
-    spec.setdefault("public", False)
+    spec.setdefault("enabled", DEFAULT_ENABLED)
+    spec.setdefault("public", DEFAULT_PUBLIC)
     for env in spec.get("runtime", {}).get("envs", []) or []:
         if env.get("secret"):
             env.pop("value", None)
@@ -193,7 +355,7 @@ def comparable_observed(observed: Mapping[str, Any], desired: Mapping[str, Any])
     }
     spec = result["spec"]
     # absent means the documented default on this side too (see comparable_desired)
-    for key, default in (("enabled", True), ("public", False)):
+    for key, default in (("enabled", DEFAULT_ENABLED), ("public", DEFAULT_PUBLIC)):
         if spec.get(key) is None:
             spec[key] = default
     want_spec = desired.get("spec") or {}
@@ -264,4 +426,14 @@ KIND = Kind(
     singular="blaxelagent",
     short_names=("bla", "blagent"),
     spec_model=BlaxelAgentSpec,
+    status_model=BlaxelAgentStatus,
+    printer_columns=(
+        PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        PrinterColumn("Synced", '.status.conditions[?(@.type=="Synced")].status'),
+        PrinterColumn("Status", ".status.atProvider.status", description="Remote Blaxel deployment status"),
+        PrinterColumn("URL", ".status.atProvider.url"),
+        PrinterColumn("Reason", '.status.conditions[?(@.type=="Ready")].reason', priority=1),
+        PrinterColumn("Agent", ".status.atProvider.name", priority=1),
+        PrinterColumn("Age", ".metadata.creationTimestamp", type="date"),
+    ),
 )

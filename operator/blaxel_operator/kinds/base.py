@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ..core.readiness import Phase, Readiness
 
 __all__ = ["Phase", "Readiness"]
+from ..crdgen import PrinterColumn, crd
 
 
 class CamelModel(BaseModel):
@@ -36,6 +37,82 @@ class SecretRef:
 
 
 SecretValues = Mapping[SecretRef, str]
+
+# Names the operator puts into Kubernetes URLs are validated as what they are, in the CRD and again in
+# the model (a CRD can be edited or old): `../x`, `a%2Fb`, `..` never reach a path.
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# A key of a Secret's data, as Kubernetes allows it (not ".", "..", nor starting with "..").
+SECRET_KEY_PATTERN = r"^\.?[-_a-zA-Z0-9][-._a-zA-Z0-9]*$"
+
+
+class SecretKeySelector(CamelModel):
+    """A key of a Secret in this namespace."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)
+    key: str = Field(min_length=1, max_length=253, pattern=SECRET_KEY_PATTERN)
+
+
+class CredentialsRef(CamelModel):
+    name: str = Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)
+
+
+# ---- status: every field the operator writes (the apiserver silently prunes undeclared ones) ----------
+
+
+class RemoteEvent(CamelModel):
+    type: str | None = None
+    status: str | None = None
+    message: str | None = None
+    revision: str | None = None
+    canary_revision: str | None = None
+    time: str | None = None
+
+
+class AtProvider(CamelModel):
+    """The remote object as Blaxel reports it."""
+
+    name: str | None = None
+    workspace: str | None = None
+    status: str | None = Field(default=None, description="Blaxel's deployment status, verbatim.")
+    created_at: str | None = None
+    updated_at: str | None = None
+    created_by: str | None = None
+    updated_by: str | None = None
+    plan: str | None = None
+    revision: str | None = None
+    events: list[RemoteEvent] | None = Field(
+        default=None, description="The most recent remote events, newest last."
+    )
+
+
+class StatusCondition(CamelModel):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str | None = None
+    message: str | None = None
+    last_transition_time: str | None = Field(default=None, json_schema_extra=crd(schema_format="date-time"))
+    observed_generation: int | None = Field(default=None, json_schema_extra=crd(schema_format="int64"))
+
+
+class ResourceStatus(CamelModel):
+    """Observed state, written by blaxel-operator only."""
+
+    observed_generation: int | None = Field(default=None, json_schema_extra=crd(schema_format="int64"))
+    last_sync_time: str | None = Field(default=None, json_schema_extra=crd(schema_format="date-time"))
+    last_handled_reconcile_at: str | None = Field(
+        default=None, description="Echo of the blaxel.ai/reconcile-requested-at annotation once handled."
+    )
+    applied_hash: str | None = Field(
+        default=None,
+        description="Hash of the payload last applied to Blaxel (secret values only as part of the hash).",
+    )
+    applied_time: str | None = Field(default=None, json_schema_extra=crd(schema_format="date-time"))
+    rejected_hash: str | None = Field(
+        default=None,
+        description="Hash of a payload Blaxel rejected as invalid; not retried until it changes.",
+    )
+    conditions: list[StatusCondition] | None = Field(default=None, json_schema_extra=crd(map_keys=["type"]))
+    at_provider: AtProvider | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +188,9 @@ class Kind:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = field(default=("blaxel",))
     spec_model: type[BaseModel] | None = None
+    # The CRD (crdgen): the status schema (None: ResourceStatus) and the columns of `kubectl get`
+    status_model: type[BaseModel] | None = None
+    printer_columns: tuple[PrinterColumn, ...] = ()
 
     @property
     def api_version(self) -> str:
