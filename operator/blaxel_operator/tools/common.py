@@ -82,9 +82,12 @@ def load_documents(files: list[str], recursive: bool) -> Iterator[tuple[str, int
                     yield str(f), index + 1, doc
 
 
-def where(source: str, index: int, doc: Mapping[str, Any] | None = None) -> str:
-    """`FILE: document N (Kind NAME)`: how errors and warnings name a document."""
+def where(source: str, index: int, doc: Mapping[str, Any] | None = None, *, item: int | None = None) -> str:
+    """`FILE: document N (Kind NAME)`, or `FILE: document N item M (Kind NAME)` for an item of a list:
+    how errors and warnings name a document."""
     text = f"{source}: document {index}"
+    if item is not None:
+        text += f" item {item}"
     if doc is not None:
         name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
         if doc.get("kind") or name:
@@ -246,6 +249,8 @@ def secret_skeleton(
     agent: str,
     keys: list[SecretKey],
     why: list[str],
+    *,
+    noun: str = "agent",
 ) -> str:
     """A Secret manifest without values: its keys are commented out, so applying it as is sends nothing.
 
@@ -255,15 +260,18 @@ def secret_skeleton(
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
-    metadata["labels"] = {"app.kubernetes.io/managed-by": "blaxel-operator", "blaxel.ai/agent": agent}
+    metadata["labels"] = {
+        "app.kubernetes.io/managed-by": "blaxel-operator",
+        f"blaxel.ai/{noun.replace(' ', '-')}": agent,
+    }
     body = to_yaml({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque"})
     header = comment_block(
         [
-            f"Secret values of Blaxel agent {agent!r}: {', '.join(k.key for k in keys)}.",
+            f"Secret values of Blaxel {noun} {agent!r}: {', '.join(k.key for k in keys)}.",
             *why,
             "Fill in every key (uncomment stringData below). Until all keys are present the operator",
-            "waits (Ready=False, reason SecretNotFound) and does not touch the agent; once they are, it",
-            "updates the agent once, with these values. Keep real values out of Git (create this Secret",
+            f"waits (Ready=False, reason SecretNotFound) and does not touch the {noun}; once they are, it",
+            f"updates the {noun} once, with these values. Keep real values out of Git (create this Secret",
             "with kubectl, Sealed Secrets or External Secrets instead of committing it filled in).",
         ]
     )
