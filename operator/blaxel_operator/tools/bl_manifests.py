@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from .common import CliError, _Loader, _read, iter_manifest_files, where
+from .common import YAML_LOADER, CliError, iter_manifest_files, read_source, where
 
 # API groups of `bl` manifests: Blaxel's, its short form, and Beamlit's (Blaxel's former name).
 BL_API_GROUPS = frozenset({"blaxel.ai", "blaxel", "beamlit.com"})
@@ -359,12 +359,12 @@ def parse_text(source: str, text: str, after: str = "") -> list[tuple[int, int |
             docs = [json.loads(text)]
         except json.JSONDecodeError as exc:
             try:  # a YAML flow mapping, or JSON with an unquoted reference
-                docs = list(yaml.load_all(text, Loader=_Loader))
+                docs = list(yaml.load_all(text, Loader=YAML_LOADER))
             except yaml.YAMLError:
                 raise CliError(f"{source}: not valid JSON{after}: {_problem(exc)}") from None
     else:
         try:
-            docs = list(yaml.load_all(text, Loader=_Loader))
+            docs = list(yaml.load_all(text, Loader=YAML_LOADER))
         except yaml.YAMLError as exc:
             raise CliError(f"{source}: not valid YAML{after}: {_problem(exc)}") from None
     out: list[tuple[int, int | None, dict[str, Any]]] = []
@@ -431,7 +431,7 @@ def load_bl_documents(
 ) -> Iterator[BlDocument]:
     for path in files:
         for f in iter_manifest_files(path, recursive):
-            yield from read_bl_text(str(f), _read(f), variables, keep)
+            yield from read_bl_text(str(f), read_source(f), variables, keep)
 
 
 def load_variables(env_files: list[str] | None, environ: Mapping[str, str] | None = None) -> Variables:

@@ -16,7 +16,7 @@ import yaml
 from ..blaxel.client import DEFAULT_API_URL, BlaxelApi, Credentials
 
 # libyaml's loader and dumper when PyYAML has them (same documents, several times faster)
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -46,7 +46,7 @@ def iter_manifest_files(path: str, recursive: bool) -> Iterator[Path]:
         raise CliError(f"{path}: no such file or directory")
 
 
-def _read(f: Path) -> str:
+def read_source(f: Path) -> str:
     if str(f) == "-":
         return sys.stdin.read()
     try:
@@ -62,9 +62,9 @@ def load_documents(files: list[str], recursive: bool) -> Iterator[tuple[str, int
     flattened. Malformed input is a CliError naming the file (and document)."""
     for path in files:
         for f in iter_manifest_files(path, recursive):
-            text = _read(f)
+            text = read_source(f)
             try:
-                docs = list(yaml.load_all(text, Loader=_Loader))
+                docs = list(yaml.load_all(text, Loader=YAML_LOADER))
             except yaml.YAMLError as exc:
                 raise CliError(f"{f}: not valid YAML: {exc}") from None
             for index, doc in enumerate(docs):
