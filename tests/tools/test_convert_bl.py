@@ -178,6 +178,14 @@ def test_dotenv_of_the_working_directory_then_env_files(
     missing = convert(capsys, tmp_path, text, "-e", str(tmp_path / "nope.env"))
     assert missing.code == 2 and "nope.env: cannot read" in missing.err
 
+    write(clean_environment / ".env", "BLX_REGION=x\nBAD-NAME=1\n")  # bl ignores a .env it cannot read
+    monkeypatch.setenv("BLX_REGION", "eu-lon-1")
+    result = convert(capsys, tmp_path, text)
+    assert "warning: .env: not a valid .env file: line 2: unexpected character '-' in a variable name" in (
+        result.err
+    )
+    assert runtime_of(result)["image"] == "from-environment:7"
+
 
 def test_dotenv_files_are_read_like_godotenv() -> None:
     text = (

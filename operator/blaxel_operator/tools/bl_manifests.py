@@ -421,7 +421,7 @@ def read_bl_text(source: str, text: str, variables: Variables, keep: Keep) -> li
         )
     docs: list[BlDocument] = []
     for (index, item, before), (_, _, after) in zip(first, final, strict=True):
-        paths = reference_paths(before)
+        paths = {n: [restore(p, refs) for p in found] for n, found in reference_paths(before).items()}
         docs.append(BlDocument(source, index, item, after, refs, paths, kept & set(paths)))
     return docs
 
@@ -434,9 +434,19 @@ def load_bl_documents(
             yield from read_bl_text(str(f), read_source(f), variables, keep)
 
 
-def load_variables(env_files: list[str] | None, environ: Mapping[str, str] | None = None) -> Variables:
-    """The environment and the .env files: those given, or `.env` of the current directory when it exists
-    (the default of `bl apply -e`)."""
-    paths = [Path(p) for p in env_files] if env_files else [p for p in (Path(".env"),) if p.is_file()]
-    files = tuple((str(p), read_dotenv(p)) for p in paths)
-    return Variables(dict(os.environ if environ is None else environ), files)
+def load_variables(
+    env_files: list[str] | None, environ: Mapping[str, str] | None = None
+) -> tuple[Variables, list[str]]:
+    """The environment and the .env files: those given, or else `.env` of the current directory when it
+    exists (the default of `bl apply -e`); and warnings. A given file that cannot be read is an error; the
+    implicit `.env` is skipped with a warning instead, as `bl` skips it."""
+    files: list[tuple[str, Mapping[str, str]]] = []
+    warnings: list[str] = []
+    if env_files:
+        files = [(p, read_dotenv(Path(p))) for p in env_files]
+    elif Path(".env").is_file():
+        try:
+            files = [(".env", read_dotenv(Path(".env")))]
+        except CliError as exc:
+            warnings.append(f"{exc}; ignored, as `bl apply` ignores it (pass --env-file to require it)")
+    return Variables(dict(os.environ if environ is None else environ), tuple(files)), warnings

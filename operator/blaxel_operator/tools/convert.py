@@ -199,10 +199,9 @@ def check_references(bl: BlDocument, keep_unresolved: bool) -> tuple[list[str], 
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    variables = load_variables(getattr(args, "env_file", None))
+    variables, warnings = load_variables(getattr(args, "env_file", None))
     keep_unresolved = bool(getattr(args, "keep_unresolved", False))
     errors: list[str] = []
-    warnings: list[str] = []
     notes: list[str] = [f"read variables from {path}" for path, _ in variables.files]
     converted: list[tuple[KindMapping, Mapped, str]] = []  # (mapping, mapped, where it came from)
     seen: dict[tuple[str, str], str] = {}
