@@ -409,16 +409,19 @@ def add_tool_parsers(sub: Any) -> None:
     convert = sub.add_parser(
         "convert",
         help="turn Blaxel `bl apply` manifests (kind Agent) into BlaxelAgent manifests (no network)",
-        description="Convert `bl apply` manifests (apiVersion blaxel.ai/v1alpha1, kind Agent; multi-document "
-        "files, directories) into BlaxelAgents that adopt the existing agents (annotation "
-        "blaxel.ai/adoption-policy: adopt unless --no-adopt; spec.agentName set). Other kinds (Function, "
-        "Model, Job, Sandbox, Policy, Volume, ...) are reported as not yet supported and skipped. Env "
-        "values that `bl apply` resolves when it runs -- ${secrets.X} (a secret of its .env file), ${VAR} "
-        "and $VAR (its environment), alone or within a text -- become a secretKeyRef to the Secret "
-        "NAME-env, key = the env's name, plus a skeleton of that Secret whose comments say what each key "
-        "held; on Blaxel such envs become secret envs. References elsewhere (e.g. in an image) are kept as "
-        "is, with a warning. Fields the CRD cannot hold are reported. Exit code 0 on success (warnings "
-        "allowed); 2 on malformed input, with nothing written.",
+        description="Convert `bl apply` manifests into BlaxelAgents that adopt the existing agents (annotation "
+        "blaxel.ai/adoption-policy: adopt unless --no-adopt; spec.agentName set). Input is read as `bl apply` "
+        "reads it: YAML or JSON (also the array of `bl get -o json`), several documents and kinds per file, "
+        "matched on kind (apiVersion blaxel.ai/..., blaxel/..., beamlit.com/... or none). References are "
+        "substituted across the whole file first: $VAR, ${VAR} and ${VAR:default} from the environment, the "
+        ".env files (--env-file; default .env of the current directory) or the default, anywhere; one that "
+        "nothing resolves is an error naming file, document and field (--keep-unresolved keeps it as written, "
+        "as bl does). A secret (${secrets.X}, ${secrets.X:default}, $secrets.X) in an env value becomes a "
+        "secretKeyRef to the Secret NAME-env (key = the env's name) plus a skeleton of that Secret; elsewhere "
+        "it is substituted like bl does, with a warning. Fields at the wrong level (e.g. volumes under "
+        "spec.runtime) are moved, with a warning. Other kinds (Function, Model, Job, Sandbox, Policy, "
+        "Volume, ...) are reported as not yet supported and skipped; fields the CRD cannot hold are reported. "
+        "Exit code 0 on success (warnings allowed); 2 on malformed input, with nothing written.",
     )
     add_input_arguments(convert, "bl apply manifests")
     add_output_arguments(convert, adopt_flag=True)
@@ -426,6 +429,20 @@ def add_tool_parsers(sub: Any) -> None:
         "--workspace",
         metavar="WS",
         help="set spec.workspace (default: unset, i.e. the operator's default workspace)",
+    )
+    convert.add_argument(
+        "-e",
+        "--env-file",
+        action="append",
+        metavar="PATH",
+        help="a .env file (as `bl apply -e`) whose values resolve references; repeatable "
+        "(default: .env of the current directory, when it exists)",
+    )
+    convert.add_argument(
+        "--keep-unresolved",
+        action="store_true",
+        help="keep references that nothing resolves as written, as `bl apply` does (a warning each), "
+        "instead of failing",
     )
     convert.set_defaults(func=cmd_convert)
 

@@ -1,6 +1,7 @@
 """`convert` of sample `bl apply` manifests (tests/tools/data/bl): Agents converted (render-valid), other
-kinds reported and skipped, `${secrets.X}` / `$VAR` references turned into Secret refs with notes,
-malformed input refused with exit code 2 and nothing written."""
+kinds reported and skipped, `${secrets.X}` references in env values turned into Secret refs with notes,
+variables substituted from the environment, malformed input refused with exit code 2 and nothing written.
+(`bl`'s reading rules in detail: test_convert_bl.py.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,16 @@ import yaml
 from .conftest import DATA, run_sync, write
 
 BL = DATA / "bl"
+# The variables that tests/tools/data/bl references (`bl apply` reads them from its environment).
+BL_VARIABLES = {"ENVIRONMENT": "production", "REGISTRY": "registry.acme.io", "SLACK_CHANNEL": "#reports"}
+
+
+@pytest.fixture(autouse=True)
+def bl_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The variables of the sample manifests set, and a working directory without a .env file."""
+    for name, value in BL_VARIABLES.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
 
 
 def test_converts_agents_of_a_directory_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -20,7 +31,6 @@ def test_converts_agents_of_a_directory_tree(tmp_path: Path, capsys: pytest.Capt
     assert result.code == 0, result.err
     assert result.out == ""
     assert sorted(p.name for p in out.iterdir()) == [
-        "nightly-reporter.secret.yaml",
         "nightly-reporter.yaml",
         "support-bot.secret.yaml",
         "support-bot.yaml",
@@ -56,7 +66,7 @@ def test_converts_agents_of_a_directory_tree(tmp_path: Path, capsys: pytest.Capt
             "name": "DATABASE_URL",
             "valueFrom": {"secretKeyRef": {**ref["secretKeyRef"], "key": "DATABASE_URL"}},
         },
-        {"name": "DEPLOY_ENV", "valueFrom": {"secretKeyRef": {**ref["secretKeyRef"], "key": "DEPLOY_ENV"}}},
+        {"name": "DEPLOY_ENV", "value": "production"},  # $ENVIRONMENT, from the environment
     ]
     assert spec["triggers"] == [
         {"id": "chat", "type": "http", "configuration": {"path": "/chat", "authenticationType": "blaxel"}}
@@ -69,15 +79,13 @@ def test_converts_agents_of_a_directory_tree(tmp_path: Path, capsys: pytest.Capt
         "#   OPENAI_API_KEY: \"\"  # was '${secrets.OPENAI_KEY}': the secret OPENAI_KEY of `bl`"
         in secret_text
     )
-    assert (
-        "#   DEPLOY_ENV: \"\"  # was '$ENVIRONMENT': the variable ENVIRONMENT of `bl apply`'s environment"
-        in (secret_text)
-    )
+    assert "DEPLOY_ENV" not in secret_text
     assert "note: " in err and "it becomes a secret env on Blaxel" in err
 
     reporter = yaml.safe_load((out / "nightly-reporter.yaml").read_text())
-    assert reporter["spec"]["runtime"]["image"] == "${REGISTRY}/reporter:2"  # kept, with a warning
-    assert "spec.runtime.image: '${REGISTRY}/reporter:2' uses $REGISTRY, which `bl apply` substitutes" in err
+    assert reporter["spec"]["runtime"]["image"] == "registry.acme.io/reporter:2"  # substituted, as bl does
+    assert reporter["spec"]["runtime"]["envs"] == [{"name": "REPORT_CHANNEL", "value": "#reports"}]
+    assert not (out / "nightly-reporter.secret.yaml").exists()
 
     triage = yaml.safe_load((out / "triage.yaml").read_text())
     assert triage["spec"]["runtime"]["envs"] == [
@@ -102,7 +110,7 @@ def test_without_recursion_and_to_stdout(capsys: pytest.CaptureFixture[str]) -> 
     for a in agents:
         assert "annotations" not in a["metadata"] and "namespace" not in a["metadata"]
         assert a["spec"]["workspace"] == "acme" and a["spec"]["deletionPolicy"] == "Orphan"
-    assert [d["kind"] for d in result.docs()] == ["Secret", "BlaxelAgent", "Secret", "BlaxelAgent"]
+    assert [d["kind"] for d in result.docs()] == ["Secret", "BlaxelAgent", "BlaxelAgent"]
 
 
 @pytest.mark.parametrize(

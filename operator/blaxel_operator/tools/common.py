@@ -17,7 +17,7 @@ from ..blaxel.client import BlaxelApi, Credentials
 from ..cliargs import CliError
 
 # libyaml's loader and dumper when PyYAML has them (same documents, several times faster)
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -43,7 +43,7 @@ def iter_manifest_files(path: str, recursive: bool) -> Iterator[Path]:
         raise CliError(f"{path}: no such file or directory")
 
 
-def _read(f: Path) -> str:
+def read_source(f: Path) -> str:
     if str(f) == "-":
         return sys.stdin.read()
     try:
@@ -59,9 +59,9 @@ def load_documents(files: list[str], recursive: bool) -> Iterator[tuple[str, int
     flattened. Malformed input is a CliError naming the file (and document)."""
     for path in files:
         for f in iter_manifest_files(path, recursive):
-            text = _read(f)
+            text = read_source(f)
             try:
-                docs = list(yaml.load_all(text, Loader=_Loader))
+                docs = list(yaml.load_all(text, Loader=YAML_LOADER))
             except yaml.YAMLError as exc:
                 raise CliError(f"{f}: not valid YAML: {exc}") from None
             for index, doc in enumerate(docs):
@@ -79,9 +79,12 @@ def load_documents(files: list[str], recursive: bool) -> Iterator[tuple[str, int
                     yield str(f), index + 1, doc
 
 
-def where(source: str, index: int, doc: Mapping[str, Any] | None = None) -> str:
-    """`FILE: document N (Kind NAME)`: how errors and warnings name a document."""
+def where(source: str, index: int, doc: Mapping[str, Any] | None = None, *, item: int | None = None) -> str:
+    """`FILE: document N (Kind NAME)`, or `FILE: document N item M (Kind NAME)` for an item of a list:
+    how errors and warnings name a document."""
     text = f"{source}: document {index}"
+    if item is not None:
+        text += f" item {item}"
     if doc is not None:
         name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
         if doc.get("kind") or name:
@@ -209,6 +212,8 @@ def secret_skeleton(
     agent: str,
     keys: list[SecretKey],
     why: list[str],
+    *,
+    noun: str = "agent",
 ) -> str:
     """A Secret manifest without values: its keys are commented out, so applying it as is sends nothing.
 
@@ -218,15 +223,18 @@ def secret_skeleton(
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
-    metadata["labels"] = {"app.kubernetes.io/managed-by": "blaxel-operator", "blaxel.ai/agent": agent}
+    metadata["labels"] = {
+        "app.kubernetes.io/managed-by": "blaxel-operator",
+        f"blaxel.ai/{noun.replace(' ', '-')}": agent,
+    }
     body = to_yaml({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque"})
     header = comment_block(
         [
-            f"Secret values of Blaxel agent {agent!r}: {', '.join(k.key for k in keys)}.",
+            f"Secret values of Blaxel {noun} {agent!r}: {', '.join(k.key for k in keys)}.",
             *why,
             "Fill in every key (uncomment stringData below). Until all keys are present the operator",
-            "waits (Ready=False, reason SecretNotFound) and does not touch the agent; once they are, it",
-            "updates the agent once, with these values. Keep real values out of Git (create this Secret",
+            f"waits (Ready=False, reason SecretNotFound) and does not touch the {noun}; once they are, it",
+            f"updates the {noun} once, with these values. Keep real values out of Git (create this Secret",
             "with kubectl, Sealed Secrets or External Secrets instead of committing it filled in).",
         ]
     )

@@ -1,164 +1,254 @@
-"""`convert`: Blaxel `bl apply` manifests -> BlaxelAgent manifests.
+"""`convert`: Blaxel `bl apply` manifests -> our resources (today: Agent -> BlaxelAgent).
 
-`kind: Agent` documents (`apiVersion: blaxel.ai/...`; multi-document files, directories, `kind: List`)
-become BlaxelAgents that adopt the existing agent (annotation `blaxel.ai/adoption-policy: adopt`, unless
-`--no-adopt`), named after the agent, with `spec.agentName` always set. Other Blaxel kinds (Function,
-Model, Job, Sandbox, Policy, Volume, ...) are reported as not yet supported and skipped, as are documents
-that are not Blaxel manifests.
+Input is read as `bl apply` reads it (see `bl_manifests`): references substituted across the whole file
+before parsing, YAML or JSON (also the JSON array of `bl get ... -o json`, and `kind: List`), several
+documents and kinds per file, and a document matched on its `kind` alone: `apiVersion` may be
+`blaxel.ai/...`, `blaxel/...`, `beamlit.com/...` or absent. A kind with an entry in `mapping.MAPPINGS`
+becomes our resource, which adopts the existing Blaxel object (annotation `blaxel.ai/adoption-policy:
+adopt`, unless `--no-adopt`), named after it, with its name field (`spec.agentName`) always set. Other
+kinds that `bl` knows are reported as not yet supported and skipped, as are documents that are not `bl`
+manifests.
 
-References that `bl apply` resolves when it runs cannot be resolved by the operator, so an env value
-holding one comes from a Secret instead: `value: ${secrets.X}`, `value: ${VAR}`, `value: $VAR` (or a text
-containing them) becomes `valueFrom.secretKeyRef` to the Secret `<name>-env`, key = the env's own name
-(unique per agent), and a skeleton of that Secret is written whose comments record what each key held
-(`${secrets.X}`: the secret X of `bl`'s .env file; `$VAR`: the variable VAR of `bl apply`'s environment).
-Envs read from a Secret are secret envs on Blaxel. References anywhere else (an image tag, a URL) are kept
-as is, with a warning. Masked secret values (`********` with `secret: true`, as `bl get` prints them) are
-treated like references.
+References:
 
-Malformed input (not YAML, a document that is not a mapping or has no kind, an Agent that cannot become a
-valid BlaxelAgent, two Agents of the same name) is an error: exit code 2 and nothing written.
+* A plain variable (`$VAR`, `${VAR}`, `${VAR:default}`) is substituted from the environment, else the
+  .env files (`--env-file`; by default `.env` of the current directory, as `bl` does), else its default,
+  wherever it is (a number stays a number). One that nothing resolves is an error naming the file, the
+  document and the field, unless `--keep-unresolved` keeps it as written, as `bl` does (a warning).
+* A secret (`${secrets.X}`, `${secrets.X:default}`, `$secrets.X`) in an env value never gets its value
+  written: the env reads `valueFrom.secretKeyRef` of the Secret `<name>-env` (key = the env's name) and a
+  skeleton of that Secret is written whose comments record what each key held. So does an env marked
+  `secret: true` whose value holds any reference, and a masked value (`********` with `secret: true`, as
+  `bl get` prints it). On Blaxel, envs read from a Secret are secret envs.
+* A secret anywhere else (a field that cannot read a Kubernetes Secret) is substituted as `bl` does, with a
+  warning that its value is now in the manifest in plain text; if nothing resolves it, it is an error.
+
+Fields written where Blaxel does not read them (e.g. `volumes` under `spec.runtime`, `envs` directly under
+`spec`, spec fields at the top level) are moved to where it does, with a warning naming the field and
+what was done. Malformed input (not YAML/JSON, a document that is not a mapping or has no kind, an object
+that cannot become a valid resource, two of the same kind and name, an unresolved reference) is an error:
+exit code 2 and nothing written.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 from typing import Any
 
+from .bl_manifests import (
+    BL_KINDS,
+    BlDocument,
+    Reference,
+    is_bl_api_version,
+    load_bl_documents,
+    load_variables,
+    restore,
+    restore_all,
+    sentinel_numbers,
+)
 from .common import (
     CliError,
     SecretKey,
     comment_block,
-    load_documents,
     note,
     secret_skeleton,
     to_yaml,
     warn,
-    where,
     write_files,
     yaml_stream,
 )
-from .mapping import MASK_RE, Mapped, MappingError, map_agent, references, secret_ref
-
-# Kinds `bl apply` knows besides Agent (reported as not yet supported).
-OTHER_BLAXEL_KINDS = (
-    "Function",
-    "Model",
-    "Job",
-    "Sandbox",
-    "Policy",
-    "Volume",
-    "VolumeTemplate",
-    "Application",
-    "IntegrationConnection",
+from .mapping import (
+    MAPPINGS,
+    MASK_RE,
+    EnvMapper,
+    KindMapping,
+    Mapped,
+    MappingError,
+    map_resource,
+    relocate_fields,
+    secret_ref,
 )
+
 SECRET_WHY = [
     "The `bl apply` manifest took these values from references that `bl` resolved when it ran",
     "(see each key); the operator cannot resolve them, so they come from this Secret.",
 ]
 
 
-def _describe(kind: str, name: str) -> str:
-    if kind == "secret":
-        return f"the secret {name} of `bl` (its .env file)"
-    return f"the variable {name} of `bl apply`'s environment"
+def mapping_for(doc: dict[str, Any]) -> KindMapping | None:
+    kind = doc.get("kind")
+    if not isinstance(kind, str) or not is_bl_api_version(doc.get("apiVersion")):
+        return None
+    return MAPPINGS.get(kind)
 
 
-def convert_env(
-    env: dict[str, Any], path: str, secret_name: str
-) -> tuple[dict[str, Any], SecretKey | None, list[str]]:
-    name = str(env["name"])
-    value = env.get("value")
-    if not isinstance(value, str):
-        return env, None, []
-    refs = references(value)
-    if refs:
-        sources = ", ".join(_describe(kind, ref) for kind, ref in refs)
-        text = (
-            f"{path} ({name}): {value!r} now comes from Secret {secret_name}, key {name} "
-            f"(`bl apply` substituted {sources})"
-        )
-        if any(kind == "env" for kind, _ in refs) and env.get("secret") is not True:
-            text += "; it becomes a secret env on Blaxel (the CRD reads non-literal values from Secrets only)"
-        return secret_ref(name, secret_name), SecretKey(name, f"was {value!r}: {sources}"), [text]
-    if env.get("secret") is True and MASK_RE.match(value):
-        return secret_ref(name, secret_name), SecretKey(name, f"secret env {name} (masked in the input)"), []
-    return env, None, []
-
-
-def is_blaxel(doc: dict[str, Any]) -> bool:
+def skip_reason(doc: dict[str, Any], refs: list[Reference]) -> str:
+    """Why a document without a mapping is skipped (ends with `; skipped`)."""
+    kind = restore(str(doc.get("kind")), refs)
     api_version = doc.get("apiVersion")
-    return api_version is None or str(api_version).startswith("blaxel.ai/")
+    ours = {m.kind.kind for m in MAPPINGS.values()}
+    if kind in ours:
+        return f"already a {kind}; skipped"
+    if not is_bl_api_version(api_version):
+        bl_note = (
+            f" (`bl apply` would take it for a Blaxel {kind}: it matches on kind alone)"
+            if kind in BL_KINDS
+            else ""
+        )
+        return f"{restore(str(api_version), refs)}/{kind} is not a Blaxel manifest{bl_note}; skipped"
+    if kind in BL_KINDS:
+        supported = ", ".join(MAPPINGS)
+        return f"kind {kind} (known to `bl apply`) is not yet supported, only {supported}; skipped"
+    near = [k for k in BL_KINDS if k.lower() == kind.lower()]
+    hint = f"did you mean {near[0]}? " if near else ""
+    return f"kind {kind} is not a kind `bl apply` knows ({hint}`bl` compares kinds exactly and ignores it); skipped"
+
+
+def kept_references(doc: dict[str, Any], refs: list[Reference]) -> set[int]:
+    """The references of `doc` that must stay references: those in env values that become secret envs
+    (any secret reference in the value, or any reference in an env marked `secret: true`)."""
+    mapping = mapping_for(doc)
+    if mapping is None:
+        return set()
+    probe = copy.deepcopy(doc)
+    relocate_fields(mapping, probe)  # where the envs will be once moved (warnings come later)
+    kept: set[int] = set()
+    for _, env in mapping.secrets.envs(probe.get("spec")):
+        value = env.get("value")
+        numbers = sentinel_numbers(value) if isinstance(value, str) else []
+        if any(refs[n].secret for n in numbers) or (numbers and env.get("secret") is True):
+            kept.update(numbers)
+    return kept
+
+
+def env_mapper_for(refs: list[Reference]) -> EnvMapper:
+    """The env mapping of `convert`: kept references and masked secret values -> the resource's Secret."""
+
+    def convert_env(
+        env: dict[str, Any], path: str, secret_name: str
+    ) -> tuple[dict[str, Any], SecretKey | None, list[str]]:
+        name = str(env["name"])
+        value = env.get("value")
+        if not isinstance(value, str):
+            return env, None, []
+        used: list[Reference] = []
+        for number in sentinel_numbers(value):
+            if refs[number] not in used:
+                used.append(refs[number])
+        if used:
+            written = restore(value, refs)
+            sources = ", ".join(ref.describe() for ref in used)
+            text = (
+                f"{path} ({name}): {written!r} now comes from Secret {secret_name}, key {name} "
+                f"(`bl apply` substituted {sources})"
+            )
+            if env.get("secret") is not True:
+                text += "; it becomes a secret env on Blaxel (an env read from a Secret is secret)"
+            return secret_ref(name, secret_name), SecretKey(name, f"was {written!r}: {sources}"), [text]
+        if env.get("secret") is True and MASK_RE.match(value):
+            return (
+                secret_ref(name, secret_name),
+                SecretKey(name, f"secret env {name} (masked in the input)"),
+                [],
+            )
+        return env, None, []
+
+    return convert_env
+
+
+def unresolved_error(ref: Reference) -> str:
+    what = f"the secret {ref.name}" if ref.secret else f"the variable {ref.name}"
+    default = f"${{{'secrets.' if ref.secret else ''}{ref.name}:VALUE}}"
+    text = (
+        f"{ref.text} cannot be resolved: {what} is not set in the environment or a .env file and has no "
+        f"default (set it, give a default as {default}, or pass --keep-unresolved to keep it as written, as "
+        "`bl apply` does)"
+    )
+    if ref.name[:1].isdigit():
+        text += f"; `bl` has no escape for `$`: it reads {ref.text} as a variable"
+    return text
+
+
+def check_references(bl: BlDocument, keep_unresolved: bool) -> tuple[list[str], list[str]]:
+    """(errors, warnings) about the document's references outside secret envs; with `keep_unresolved`,
+    unresolved ones are put back as written in `bl.doc`."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    unresolved: set[int] = set()
+    for ref in bl.references():
+        if ref.number in bl.kept:
+            continue
+        for path in bl.paths[ref.number]:
+            if ref.value is None and keep_unresolved:
+                unresolved.add(ref.number)
+                warnings.append(f"{path}: {ref.text} is not resolved; kept as written, as `bl apply` does")
+            elif ref.value is None:
+                errors.append(f"{path}: {unresolved_error(ref)}")
+            elif ref.secret:
+                warnings.append(
+                    f"{path}: {ref.text} substituted from {ref.origin}, as `bl apply` does: the secret's value is "
+                    "now in the manifest in plain text (only env values can come from a Kubernetes Secret); keep "
+                    "the output out of Git, or move the value into an env"
+                )
+    if unresolved:
+        bl.doc = restore_all(bl.doc, bl.refs, unresolved)
+    return errors, warnings
 
 
 def run_convert(args: argparse.Namespace) -> int:
+    variables, warnings = load_variables(getattr(args, "env_file", None))
+    keep_unresolved = bool(getattr(args, "keep_unresolved", False))
     errors: list[str] = []
-    warnings: list[str] = []
-    notes: list[str] = []
-    converted: list[tuple[Mapped, str]] = []  # (mapped, where it came from)
-    seen: dict[str, str] = {}
+    notes: list[str] = [f"read variables from {path}" for path, _ in variables.files]
+    converted: list[tuple[KindMapping, Mapped, str]] = []  # (mapping, mapped, where it came from)
+    seen: dict[tuple[str, str], str] = {}
     documents = 0
-    for source, index, doc in load_documents(args.filename, args.recursive):
+    for bl in load_bl_documents(args.filename, args.recursive, variables, kept_references):
         documents += 1
-        at = where(source, index, doc)
-        kind = doc.get("kind")
+        at = bl.where()
+        kind = bl.doc.get("kind")
         if not isinstance(kind, str) or not kind:
             errors.append(f"{at}: kind: Required value: not a Kubernetes-style manifest")
             continue
-        if kind != "Agent" or not is_blaxel(doc):
-            if kind == "BlaxelAgent":
-                warnings.append(f"{at}: already a BlaxelAgent; skipped")
-            elif is_blaxel(doc):
-                known = " (known to `bl apply`)" if kind in OTHER_BLAXEL_KINDS else ""
-                warnings.append(f"{at}: kind {kind}{known} is not yet supported, only Agent; skipped")
-            else:
-                warnings.append(f"{at}: {doc.get('apiVersion')}/{kind} is not a Blaxel manifest; skipped")
+        mapping = mapping_for(bl.doc)
+        if mapping is None:
+            warnings.append(f"{at}: {skip_reason(bl.doc, bl.refs)}")
             continue
+        ref_errors, ref_warnings = check_references(bl, keep_unresolved)
+        if ref_errors:
+            errors.extend(f"{at}: {e}" for e in ref_errors)
+            continue
+        doc_warnings = ref_warnings + relocate_fields(mapping, bl.doc)
         try:
-            mapped = map_agent(
-                doc,
-                env_mapper=convert_env,
+            mapped = map_resource(
+                mapping,
+                bl.doc,
+                env_mapper=env_mapper_for(bl.refs),
                 namespace=args.namespace,
                 workspace=args.workspace,
                 adopt=not args.no_adopt,
                 deletion_policy=args.deletion_policy,
-                check_references=True,
             )
         except MappingError as exc:
             errors.extend(f"{at}: {e}" for e in exc.errors)
             continue
-        if mapped.name in seen:
-            errors.append(f"{at}: Agent {mapped.name} is already defined by {seen[mapped.name]}")
+        key = (mapping.kind.kind, mapped.name)
+        if key in seen:
+            errors.append(f"{at}: {mapping.bl_kind} {mapped.name} is already defined by {seen[key]}")
             continue
-        seen[mapped.name] = at
-        warnings.extend(f"{at}: {w}" for w in mapped.warnings)
+        seen[key] = at
+        warnings.extend(f"{at}: {w}" for w in doc_warnings + mapped.warnings)
         notes.extend(f"{at}: {n}" for n in mapped.notes)
-        converted.append((mapped, at))
+        converted.append((mapping, mapped, at))
     if errors:
         raise CliError("\n".join(errors))
     if documents == 0:
         raise CliError("no manifests found")
 
-    files: dict[str, str] = {}
-    stream: list[str] = []
-    for mapped, at in converted:
-        if mapped.secret_keys:
-            skeleton = secret_skeleton(
-                mapped.secret_name, mapped.namespace, mapped.name, mapped.secret_keys, SECRET_WHY
-            )
-            files[f"{mapped.name}.secret.yaml"] = skeleton
-            stream.append(skeleton)
-        lines = [f"Converted by `blaxel-operator convert` from the `bl apply` manifest {at}."]
-        if not args.no_adopt:
-            lines.append("Applying it adopts the existing agent (blaxel.ai/adoption-policy: adopt).")
-        if mapped.secret_keys:
-            lines.append(
-                f"Env values that `bl` resolved come from Secret {mapped.secret_name} ({mapped.name}.secret.yaml)."
-            )
-        text = comment_block(lines + mapped.notes) + to_yaml(mapped.manifest)
-        files[f"{mapped.name}.yaml"] = text
-        stream.append(text)
+    files, stream = render_outputs(converted, adopt=not args.no_adopt)
     for text in warnings:
         warn(text)
     for text in notes:
@@ -168,21 +258,66 @@ def run_convert(args: argparse.Namespace) -> int:
     elif stream:
         sys.stdout.write(yaml_stream(stream))
         sys.stdout.flush()
-    with_secrets = sum(1 for m, _ in converted if m.secret_keys)
-    skipped = sum(1 for w in warnings if w.endswith("; skipped"))
-    summary = (
-        f"converted {len(converted)} Agent{'s' if len(converted) != 1 else ''} from {documents} documents"
+    if not converted:
+        warn(f"no Blaxel {' or '.join(MAPPINGS)} manifest found")
+    print(summary(converted, documents, warnings, args.output), file=sys.stderr)
+    return 0
+
+
+def render_outputs(
+    converted: list[tuple[KindMapping, Mapped, str]], *, adopt: bool
+) -> tuple[dict[str, str], list[str]]:
+    """(file name -> text, the documents in order) of the converted resources and their Secrets."""
+    files: dict[str, str] = {}
+    stream: list[str] = []
+    for mapping, mapped, at in converted:
+        if mapped.secret_keys:
+            skeleton = secret_skeleton(
+                mapped.secret_name,
+                mapped.namespace,
+                mapped.name,
+                mapped.secret_keys,
+                SECRET_WHY,
+                noun=mapping.noun,
+            )
+            files[mapping.file_name(mapped.name, ".secret.yaml")] = skeleton
+            stream.append(skeleton)
+        lines = [f"Converted by `blaxel-operator convert` from the `bl apply` manifest {at}."]
+        if adopt:
+            lines.append(
+                f"Applying it adopts the existing {mapping.noun} (blaxel.ai/adoption-policy: adopt)."
+            )
+        if mapped.secret_keys:
+            lines.append(
+                f"Env values that `bl` resolved come from Secret {mapped.secret_name} "
+                f"({mapping.file_name(mapped.name, '.secret.yaml')})."
+            )
+        text = comment_block(lines + mapped.notes) + to_yaml(mapped.manifest)
+        files[mapping.file_name(mapped.name)] = text
+        stream.append(text)
+    return files, stream
+
+
+def summary(
+    converted: list[tuple[KindMapping, Mapped, str]], documents: int, warnings: list[str], output: str | None
+) -> str:
+    counts = []
+    for bl_kind in MAPPINGS:
+        n = sum(1 for m, _, _ in converted if m.bl_kind == bl_kind)
+        if n:
+            counts.append(f"{n} {bl_kind}{'s' if n != 1 else ''}")
+    text = (
+        f"converted {', '.join(counts) or 'nothing'} from {documents} document{'s' if documents != 1 else ''}"
     )
-    if args.output:
-        summary += f" into {args.output}"
+    if output:
+        text += f" into {output}"
     extras = []
+    with_secrets = sum(1 for _, m, _ in converted if m.secret_keys)
     if with_secrets:
         extras.append(f"{with_secrets} with values from a Secret: fill in their <name>-env Secrets")
+    skipped = sum(1 for w in warnings if w.endswith("; skipped"))
     if skipped:
         extras.append(f"{skipped} document{'s' if skipped != 1 else ''} skipped")
     if extras:
-        summary += "; " + ", ".join(extras)
-    if not converted:
-        warn("no Blaxel Agent manifest found")
-    print(summary, file=sys.stderr)
-    return 0
+        text += "; " + ", ".join(extras)
+    return text

@@ -1,17 +1,21 @@
-"""A Blaxel Agent (from the API for `import`, from a `bl apply` manifest for `convert`) -> a BlaxelAgent.
+"""A Blaxel object (from the API for `import`, from a `bl apply` manifest for `convert`) -> our resource.
 
-The mapping is the inverse of `kinds.agent.build_payload`: metadata.displayName/labels go to the spec,
-the Blaxel spec is copied, and the operator's own fields are added (`agentName`, always, and optionally
-`workspace` and `deletionPolicy`). What the CRD cannot hold is pruned with the CRD's structural schema
-and reported, never dropped silently; the result is validated like `render` validates (CRD schema, CEL
-rules, the operator's spec model), so every manifest produced passes `render`.
+The mapping is the inverse of a kind's `build_payload`: metadata.displayName/labels go to the spec, the
+Blaxel spec is copied, and the operator's own fields are added (the remote name field, e.g. `agentName`,
+always, and optionally `workspace` and `deletionPolicy`). What the CRD cannot hold is pruned with the
+CRD's structural schema and reported, never dropped silently; the result is validated like `render`
+validates (CRD schema, CEL rules, the operator's spec model), so every manifest produced passes `render`.
+
+Each Blaxel kind plugs in through one `KindMapping` in `MAPPINGS` (the `bl` kind name, our Kubernetes
+kind, the field naming the remote object, where secrets are carried, and per-kind touch-ups). A kind
+without an entry is reported by `convert` and skipped.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +25,7 @@ from ..config import ADOPTION_POLICY
 from ..core.decide import LABEL_CLUSTER, LABEL_NAME, LABEL_NAMESPACE, OWNER_LABELS
 from ..crdschema import prune
 from ..kinds import agent
+from ..kinds.base import Kind
 from ..schema import validate_object, version_schema
 from .common import SecretKey
 
@@ -32,31 +37,91 @@ READ_ONLY_METADATA = frozenset(
 )
 MAPPED_METADATA = frozenset({"displayName", "labels"})
 LEFT_OUT = (
-    "not supported by the BlaxelAgent CRD; left out (the operator will not send it, so Blaxel may reset it "
-    "when the operator next updates the agent)"
+    "not supported by the {crd} CRD; left out (the operator will not send it, so Blaxel may reset it "
+    "when the operator next updates the {noun})"
 )
 MASK_RE = re.compile(r"^\*+$")
-# `bl apply` references: ${secrets.NAME} (from its .env secrets), ${VAR} and $VAR (from its environment)
-REFERENCE_RE = re.compile(
-    r"\$\{\{?\s*secrets\.([A-Za-z0-9_.-]+)\s*\}?\}|\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}|\$([A-Za-z_][A-Za-z0-9_]*)"
-)
 
 
 class MappingError(Exception):
-    """The object cannot become a valid BlaxelAgent; `errors` name the fields."""
+    """The object cannot become a valid resource of our kind; `errors` name the fields."""
 
     def __init__(self, errors: list[str]) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
 
 
-# (env, its path, the agent's Secret name) -> (env for the CRD, the Secret key it needs or None, notes)
+# (env, its path, the resource's Secret name) -> (env for the CRD, the Secret key it needs or None, notes)
 EnvMapper = Callable[[dict[str, Any], str, str], tuple[dict[str, Any], SecretKey | None, list[str]]]
+
+
+@dataclass(frozen=True)
+class EnvSecrets:
+    """How a kind carries secrets: as envs (`{name, value, secret}` items of the lists at `lists`, paths in
+    the spec). A secret env reads `valueFrom.secretKeyRef` of the resource's Secret, key = the env name."""
+
+    lists: tuple[tuple[str, ...], ...] = (("runtime", "envs"),)
+
+    def env_lists(self, spec: Any) -> Iterator[tuple[str, list[Any]]]:
+        """(path as `spec.runtime.envs`, the list) of every env list present in `spec`."""
+        for path in self.lists:
+            node: Any = spec
+            for key in path:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, list):
+                yield "spec." + ".".join(path), node
+
+    def envs(self, spec: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(path as `spec.runtime.envs[2]`, env) of every named env."""
+        for path, items in self.env_lists(spec):
+            for index, env in enumerate(items):
+                if isinstance(env, dict) and isinstance(env.get("name"), str):
+                    yield f"{path}[{index}]", env
+
+
+@dataclass(frozen=True)
+class KindMapping:
+    """How one Blaxel kind becomes one of our Kubernetes kinds."""
+
+    bl_kind: str  # the kind in `bl apply` manifests, e.g. Agent
+    kind: Kind  # our Kubernetes kind (kinds/<kind>.py KIND)
+    noun: str  # how messages name an object of the kind, e.g. "agent"
+    name_field: str  # the spec field naming the remote object, e.g. agentName (always set)
+    name_pattern: str
+    max_name_length: int
+    operator_fields: frozenset[str]  # spec fields of the operator, not of Blaxel's spec
+    secrets: EnvSecrets = EnvSecrets()
+    secret_suffix: str = "env"  # the resource's Secret is NAME-SUFFIX
+    file_stem: str = "{name}.{kind}"  # output files STEM.yaml and STEM.secret.yaml
+    runtime_field: str | None = "runtime"  # where the runtime sits in the spec (for misplaced fields)
+    prepare_spec: Callable[[dict[str, Any]], None] | None = None  # touch-ups of the Blaxel spec (in place)
+    spec_notes: Callable[[dict[str, Any]], list[str]] | None = None  # what the user should know
+
+    def secret_name(self, name: str) -> str:
+        return f"{name}-{self.secret_suffix}"
+
+    def file_name(self, name: str, suffix: str = ".yaml") -> str:
+        return self.file_stem.format(name=name, kind=self.bl_kind.lower()) + suffix
+
+    def spec_schema(self) -> dict[str, Any]:
+        schema = version_schema(self.kind, self.kind.version) or {}
+        spec: dict[str, Any] = schema.get("properties", {}).get("spec", {})
+        return spec
+
+    def spec_fields(self) -> frozenset[str]:
+        """Blaxel's spec fields the CRD holds (the operator's own fields left out)."""
+        return frozenset(self.spec_schema().get("properties", {})) - self.operator_fields
+
+    def runtime_fields(self) -> frozenset[str]:
+        if self.runtime_field is None:
+            return frozenset()
+        runtime = self.spec_schema().get("properties", {}).get(self.runtime_field, {})
+        return frozenset(runtime.get("properties", {}))
 
 
 @dataclass
 class Mapped:
-    """A BlaxelAgent manifest made from a Blaxel agent, with what the user must know about it."""
+    """A resource manifest made from a Blaxel object, with what the user must know about it."""
 
     name: str
     namespace: str | None
@@ -69,7 +134,7 @@ class Mapped:
 
 def secret_name_for(resource_name: str) -> str:
     """The Secret holding an agent's secret env values (keys: the env names)."""
-    return f"{resource_name}-env"
+    return AGENT.secret_name(resource_name)
 
 
 def strip_none(value: Any) -> Any:
@@ -81,44 +146,136 @@ def strip_none(value: Any) -> Any:
     return value
 
 
-def references(text: str) -> list[tuple[str, str]]:
-    """(`secret` | `env`, name) of every `bl apply` reference in `text`."""
-    found: list[tuple[str, str]] = []
-    for match in REFERENCE_RE.finditer(text):
-        secret, braced, bare = match.groups()
-        ref = ("secret", secret) if secret else ("env", braced or bare)
-        if ref not in found:
-            found.append(ref)
-    return found
-
-
-def _string_paths(value: Any, path: str) -> list[tuple[str, str]]:
-    if isinstance(value, str):
-        return [(path, value)]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _string_paths(v, f"{path}.{k}" if path else str(k))]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _string_paths(v, f"{path}[{i}]")]
-    return []
-
-
 def secret_ref(env_name: str, secret_name: str) -> dict[str, Any]:
     return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": env_name}}}
 
 
-def validation_errors(manifest: dict[str, Any]) -> list[str]:
+def validation_errors(manifest: dict[str, Any], kind: Kind = KIND) -> list[str]:
     """What `render` would refuse in `manifest`: the CRD (schema, CEL) and the operator's spec model."""
-    errors = validate_object(KIND, manifest)
+    errors = validate_object(kind, manifest)
     if errors:
         return errors
     try:
-        KIND.parse_spec(manifest.get("spec") or {})
+        kind.parse_spec(manifest.get("spec") or {})
     except pydantic.ValidationError as exc:
         return [f"spec.{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()]
     return []
 
 
-def map_agent(
+# ---- misplaced fields -------------------------------------------------------------------------------
+
+
+def _merge(parent: dict[str, Any], key: str, value: Any, target: str, noun: str) -> str:
+    """Put `value` at `parent[key]` (the field `target`); what was done, for the warning."""
+    if parent.get(key) is None:
+        parent[key] = value
+        return f"moved to {target} (applying this manifest sets it on the {noun})"
+    existing = parent[key]
+    if existing == value:
+        return f"{target} already holds the same value; dropped"
+    if isinstance(existing, list) and isinstance(value, list):
+        names = {i.get("name") for i in existing if isinstance(i, dict)}
+        extra = [i for i in value if not (isinstance(i, dict) and i.get("name") in names)]
+        if extra:
+            existing.extend(extra)
+            return (
+                f"{len(extra)} item{'s' if len(extra) != 1 else ''} appended to {target} (applying this "
+                f"manifest sets {'them' if len(extra) != 1 else 'it'} on the {noun}), the others are already there"
+            )
+        return f"{target} already has items of the same names; dropped"
+    return f"{target} is already set to a different value; left out"
+
+
+def relocate_fields(mapping: KindMapping, obj: dict[str, Any]) -> list[str]:
+    """Move fields written where Blaxel does not read them to where it does (in place); warnings.
+
+    `bl apply` sends only what Blaxel's typed spec holds (and decodes only apiVersion, kind, metadata and
+    spec), so a field at the wrong level never reached Blaxel: moving it carries what the author meant,
+    and the warning says that applying the result sets it.
+    """
+    warnings: list[str] = []
+    spec_fields = mapping.spec_fields()
+    runtime_fields = mapping.runtime_fields()
+    rt = mapping.runtime_field
+    noun = mapping.noun
+
+    top = "at the top level of the document, where `bl apply` ignores it (it reads apiVersion, kind, metadata and spec)"
+    for key in [k for k in obj if k not in BL_DOCUMENT_FIELDS]:
+        value = obj.pop(key)
+        if key in IGNORED_TOP_LEVEL or value is None:
+            continue
+        spec = obj.setdefault("spec", {})
+        if key in spec_fields and isinstance(spec, dict):
+            warnings.append(f"{key}: {top}; {_merge(spec, key, value, f'spec.{key}', noun)}")
+        elif rt and key in runtime_fields and isinstance(spec, dict):
+            runtime = spec.setdefault(rt, {})
+            if isinstance(runtime, dict):
+                warnings.append(f"{key}: {top}; {_merge(runtime, key, value, f'spec.{rt}.{key}', noun)}")
+            else:
+                warnings.append(f"{key}: {top}; left out")
+        else:
+            warnings.append(f"{key}: {top}; left out")
+
+    spec = obj.get("spec")
+    if not isinstance(spec, dict) or rt is None:
+        return warnings
+    runtime = spec.get(rt)
+    if isinstance(runtime, dict):
+        for key in [k for k in runtime if k not in runtime_fields and k in spec_fields and k != rt]:
+            value = runtime.pop(key)
+            if value is not None:
+                done = _merge(spec, key, value, f"spec.{key}", noun)
+                warnings.append(
+                    f"spec.{rt}.{key}: misplaced: Blaxel reads {key} in spec, not in spec.{rt}, so `bl apply` "
+                    f"did not send it; {done}"
+                )
+    misplaced = [
+        k for k in spec if k in runtime_fields and k not in spec_fields and k not in mapping.operator_fields
+    ]
+    for key in misplaced:
+        value = spec.pop(key)
+        if value is None:
+            continue
+        if not isinstance(spec.get(rt), dict):
+            spec[rt] = {}
+        done = _merge(spec[rt], key, value, f"spec.{rt}.{key}", noun)
+        warnings.append(
+            f"spec.{key}: misplaced: Blaxel reads {key} in spec.{rt}, not in spec, so `bl apply` did not send "
+            f"it; {done}"
+        )
+    return warnings
+
+
+# The top level of a `bl` document: what it reads, and what Blaxel's own output adds (read-only).
+BL_DOCUMENT_FIELDS = frozenset({"apiVersion", "kind", "metadata", "spec"})
+IGNORED_TOP_LEVEL = frozenset({"status", "events"})
+
+
+# ---- mapping ----------------------------------------------------------------------------------------
+
+
+def _left_out(mapping: KindMapping) -> str:
+    return LEFT_OUT.format(crd=mapping.kind.kind, noun=mapping.noun)
+
+
+def _map_envs(
+    mapping: KindMapping, spec: dict[str, Any], env_mapper: EnvMapper, secret_name: str
+) -> tuple[list[SecretKey], list[str]]:
+    keys: list[SecretKey] = []
+    notes: list[str] = []
+    for path, items in mapping.secrets.env_lists(spec):
+        for index, env in enumerate(items):
+            if isinstance(env, dict) and isinstance(env.get("name"), str):
+                new, key, env_notes = env_mapper(env, f"{path}[{index}]", secret_name)
+                items[index] = new
+                notes.extend(env_notes)
+                if key is not None:
+                    keys.append(key)
+    return keys, notes
+
+
+def map_resource(
+    mapping: KindMapping,
     obj: Mapping[str, Any],
     *,
     env_mapper: EnvMapper,
@@ -126,9 +283,10 @@ def map_agent(
     workspace: str | None = None,
     adopt: bool = True,
     deletion_policy: str | None = None,
-    check_references: bool = False,
 ) -> Mapped:
-    """The BlaxelAgent for a Blaxel agent object (`{metadata, spec, ...}`); raises MappingError."""
+    """Our resource for a Blaxel object (`{metadata, spec, ...}`); raises MappingError."""
+    kind = mapping.kind
+    left_out = _left_out(mapping)
     meta = obj.get("metadata")
     if meta is None:
         raise MappingError(["metadata.name: Required value"])
@@ -137,11 +295,11 @@ def map_agent(
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         raise MappingError(["metadata.name: Required value"])
-    if len(name) > agent.MAX_NAME_LENGTH or not NAME_RE.match(name):
+    if len(name) > mapping.max_name_length or not re.match(mapping.name_pattern, name):
         raise MappingError(
             [
-                f"metadata.name: Invalid value: {name!r}: not a valid Blaxel agent name (lowercase alphanumerics "
-                f"and hyphens, at most {agent.MAX_NAME_LENGTH} characters)"
+                f"metadata.name: Invalid value: {name!r}: not a valid Blaxel {mapping.noun} name (lowercase "
+                f"alphanumerics and hyphens, at most {mapping.max_name_length} characters)"
             ]
         )
     spec_in = obj.get("spec")
@@ -153,7 +311,7 @@ def map_agent(
     notes: list[str] = []
     for key in meta:
         if key not in READ_ONLY_METADATA and key not in MAPPED_METADATA and meta[key] is not None:
-            warnings.append(f"metadata.{key}: {LEFT_OUT}")
+            warnings.append(f"metadata.{key}: {left_out}")
     labels = meta.get("labels")
     if labels is None:
         labels = {}
@@ -168,24 +326,13 @@ def map_agent(
     labels = {k: v for k, v in labels.items() if k not in OWNER_LABELS and v is not None}
 
     spec = strip_none(copy.deepcopy(spec_in))
-    if isinstance(spec.get("triggers"), list):
-        spec["triggers"] = [_trigger(t) for t in spec["triggers"]]
-    secret_name = secret_name_for(name)
-    secret_keys: list[SecretKey] = []
-    runtime = spec.get("runtime")
-    envs = runtime.get("envs") if isinstance(runtime, dict) else None
-    if isinstance(envs, list):
-        mapped_envs = []
-        for index, env in enumerate(envs):
-            if isinstance(env, dict) and isinstance(env.get("name"), str):
-                env, key, env_notes = env_mapper(env, f"spec.runtime.envs[{index}]", secret_name)
-                notes.extend(env_notes)
-                if key is not None:
-                    secret_keys.append(key)
-            mapped_envs.append(env)
-        runtime["envs"] = mapped_envs
+    if mapping.prepare_spec is not None:
+        mapping.prepare_spec(spec)
+    secret_name = mapping.secret_name(name)
+    secret_keys, env_notes = _map_envs(mapping, spec, env_mapper, secret_name)
+    notes.extend(env_notes)
 
-    out: dict[str, Any] = {"agentName": name}
+    out: dict[str, Any] = {mapping.name_field: name}
     if workspace:
         out["workspace"] = workspace
     if deletion_policy:
@@ -195,7 +342,7 @@ def map_agent(
     if labels:
         out["labels"] = labels
     for key, value in spec.items():
-        if key in out or key in agent.OPERATOR_FIELDS:
+        if key in out or key in mapping.operator_fields:
             warnings.append(f"spec.{key}: is a field of the operator, not of a Blaxel spec; left out")
             continue
         out[key] = value
@@ -205,45 +352,26 @@ def map_agent(
     if adopt:
         out_meta["annotations"] = {ADOPTION_POLICY: "adopt"}
     manifest: dict[str, Any] = {
-        "apiVersion": f"{KIND.group}/{KIND.version}",
-        "kind": KIND.kind,
+        "apiVersion": f"{kind.group}/{kind.version}",
+        "kind": kind.kind,
         "metadata": out_meta,
         "spec": out,
     }
-    schema = version_schema(KIND, KIND.version)
+    schema = version_schema(kind, kind.version)
     for path in prune(manifest, schema, root=True):
-        warnings.append(f"{_source_path(path)}: {LEFT_OUT}")
+        warnings.append(f"{_source_path(path)}: {left_out}")
 
-    errors = validation_errors(manifest)
+    errors = validation_errors(manifest, kind)
     if errors:
         raise MappingError(errors)
-    if check_references:
-        for path, text in _string_paths(manifest["spec"], "spec"):
-            refs = references(text)
-            if refs:
-                names = ", ".join(f"${{secrets.{n}}}" if k == "secret" else f"${n}" for k, n in refs)
-                warnings.append(
-                    f"{_source_path(path)}: {text!r} uses {names}, which `bl apply` substitutes; kept as is "
-                    "(the operator sends it literally): substitute it before applying, e.g. with envsubst"
-                )
-    revision = out.get("revision")
-    if isinstance(revision, dict) and revision.get("active"):
-        notes.append(
-            f"spec.revision.active pins traffic to revision {revision['active']!r}; remove it to let new "
-            "deployments take the traffic"
-        )
+    if mapping.spec_notes is not None:
+        notes.extend(mapping.spec_notes(out))
     return Mapped(name, namespace, manifest, secret_name, secret_keys, warnings, notes)
 
 
-def _trigger(trigger: Any) -> Any:
-    """A trigger with its id first (kept: it is the trigger's identity) and no generated callback secret."""
-    if not isinstance(trigger, dict):
-        return trigger
-    config = trigger.get("configuration")
-    if isinstance(config, dict):
-        config.pop("callbackSecret", None)  # generated by Blaxel, read-only
-    order = ("id", "type", "enabled", "configuration")
-    return {**{k: trigger[k] for k in order if k in trigger}, **trigger}
+def map_agent(obj: Mapping[str, Any], **options: Any) -> Mapped:
+    """The BlaxelAgent for a Blaxel agent object; raises MappingError (see `map_resource`)."""
+    return map_resource(AGENT, obj, **options)
 
 
 def _source_path(path: str) -> str:
@@ -259,3 +387,51 @@ def _source_path(path: str) -> str:
         ):
             return blaxel_field + path[len(operator_field) :]
     return path
+
+
+# ---- the kinds --------------------------------------------------------------------------------------
+
+
+def _agent_prepare(spec: dict[str, Any]) -> None:
+    if isinstance(spec.get("triggers"), list):
+        spec["triggers"] = [_trigger(t) for t in spec["triggers"]]
+
+
+def _trigger(trigger: Any) -> Any:
+    """A trigger with its id first (kept: it is the trigger's identity) and no generated callback secret."""
+    if not isinstance(trigger, dict):
+        return trigger
+    config = trigger.get("configuration")
+    if isinstance(config, dict):
+        config.pop("callbackSecret", None)  # generated by Blaxel, read-only
+    order = ("id", "type", "enabled", "configuration")
+    return {**{k: trigger[k] for k in order if k in trigger}, **trigger}
+
+
+def _agent_notes(spec: dict[str, Any]) -> list[str]:
+    revision = spec.get("revision")
+    if isinstance(revision, dict) and revision.get("active"):
+        return [
+            f"spec.revision.active pins traffic to revision {revision['active']!r}; remove it to let new "
+            "deployments take the traffic"
+        ]
+    return []
+
+
+AGENT = KindMapping(
+    bl_kind="Agent",
+    kind=agent.KIND,
+    noun="agent",
+    name_field="agentName",
+    name_pattern=agent.NAME_PATTERN,
+    max_name_length=agent.MAX_NAME_LENGTH,
+    operator_fields=frozenset(agent.OPERATOR_FIELDS),
+    secrets=EnvSecrets((("runtime", "envs"),)),
+    secret_suffix="env",
+    file_stem="{name}",  # agents came first: NAME.yaml, NAME.secret.yaml
+    prepare_spec=_agent_prepare,
+    spec_notes=_agent_notes,
+)
+
+# `bl` kind -> how it maps. Adding a kind is one entry here (its module in kinds/ gives the Kind).
+MAPPINGS: dict[str, KindMapping] = {m.bl_kind: m for m in (AGENT,)}
