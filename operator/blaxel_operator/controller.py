@@ -19,7 +19,7 @@ import aiohttp
 import pydantic
 
 from .blaxel.client import Credentials, ExternalClient
-from .blaxel.errors import BlaxelError, Conflict, Invalid, NotFound, RateLimited, Unauthorized
+from .blaxel.errors import BlaxelError, Conflict, Invalid, NotFound, Unauthorized, WorkspaceUnresolved
 from .config import (
     ADOPTION_POLICY,
     DELETION_POLICY,
@@ -201,6 +201,13 @@ class Controller:
         namespace = meta.get("namespace", "")
         spec = self.parse(body)
         creds = await self.credentials(namespace, spec)
+        try:
+            creds = await self.external.api.resolve_workspace(creds)
+        except WorkspaceUnresolved as exc:
+            where = (
+                "spec.workspace, or the credentials' workspace: the Secret's key workspace or BL_WORKSPACE"
+            )
+            raise InputProblem(core.Problem.INVALID_SPEC, f"{exc} ({where})") from None
         state.last_credentials = creds
         refs = self.kind.secret_refs(spec)
         secrets = await self.secret_values(namespace, refs)
@@ -647,7 +654,7 @@ class Controller:
 
 
 def _retry_after(error: BaseException | None) -> float | None:
-    return error.retry_after if isinstance(error, RateLimited) else None
+    return error.retry_after if isinstance(error, BlaxelError) else None
 
 
 WARNING_REASONS = {"DeployFailed", "InvalidSpec", "AlreadyExists", "SecretNotFound", "Unauthorized"}
