@@ -43,6 +43,7 @@ class Runtime:
             max_inflight=config.max_inflight,
             rate=config.rate_limit,
             burst=config.rate_burst,
+            api_version=config.api_version,
         )
         self.kube: KubeApi | None = None
         self.controllers: dict[str, Controller] = {}

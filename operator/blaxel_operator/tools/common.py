@@ -13,7 +13,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from ..blaxel.client import DEFAULT_API_URL, BlaxelApi, Credentials
+from ..blaxel.client import BlaxelApi, Credentials
+from ..config import API_URL_HELP, api_url_from_env, api_version_from_env
 
 # libyaml's loader and dumper when PyYAML has them (same documents, several times faster)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -178,16 +179,12 @@ class Progress:
 
 
 def add_api_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--api-url",
-        default=os.environ.get("BL_API_URL", DEFAULT_API_URL),
-        help=f"Blaxel API base URL (env BL_API_URL; default {DEFAULT_API_URL})",
-    )
+    p.add_argument("--api-url", metavar="URL", help=API_URL_HELP)
     p.add_argument(
         "--workspace",
         default=os.environ.get("BL_WORKSPACE") or None,
         metavar="WS",
-        help="Blaxel workspace (env BL_WORKSPACE; default: the API key's own workspace)",
+        help="Blaxel workspace (env BL_WORKSPACE; default: the API key's workspace when it has only one)",
     )
     p.add_argument(
         "--api-key-file",
@@ -226,9 +223,18 @@ def credentials_from_args(args: argparse.Namespace) -> Credentials:
     return Credentials(key, args.workspace or None)
 
 
+def api_settings(args: argparse.Namespace) -> tuple[str, str]:
+    """(base URL, API version): --api-url, else BL_API_URL / BL_ENV; BL_API_VERSION."""
+    try:
+        return args.api_url or api_url_from_env(os.environ), api_version_from_env(os.environ)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
 def make_api(args: argparse.Namespace) -> BlaxelApi:
+    url, version = api_settings(args)
     return BlaxelApi(
-        args.api_url, timeout=args.request_timeout, max_inflight=8, rate=args.rate_limit, burst=20
+        url, timeout=args.request_timeout, max_inflight=8, rate=args.rate_limit, burst=20, api_version=version
     )
 
 
