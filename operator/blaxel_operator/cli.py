@@ -18,9 +18,16 @@ from typing import Any
 import yaml
 
 from . import __version__
-from .blaxel.client import DEFAULT_API_URL, Credentials
-from .cliargs import CliError, add_api_arguments
-from .config import OperatorConfig
+from .blaxel.client import Credentials
+from .cliargs import CliError, add_api_arguments, api_settings
+from .config import (
+    API_URL_HELP,
+    DEFAULT_MAX_INFLIGHT,
+    DEFAULT_RATE_BURST,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_REQUEST_TIMEOUT,
+    OperatorConfig,
+)
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -76,32 +83,34 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start without default credentials: every resource must set spec.credentialsRef",
     )
-    p.add_argument(
-        "--api-url",
-        default=os.environ.get("BL_API_URL", DEFAULT_API_URL),
-        help=f"Blaxel API base URL (env BL_API_URL; default {DEFAULT_API_URL})",
-    )
+    p.add_argument("--api-url", metavar="URL", help=API_URL_HELP)
     p.add_argument(
         "--max-inflight",
         type=int,
-        default=10,
+        default=DEFAULT_MAX_INFLIGHT,
         metavar="N",
-        help="most Blaxel calls in flight at once (default 10)",
+        help=f"most Blaxel calls in flight at once (default {DEFAULT_MAX_INFLIGHT})",
     )
     p.add_argument(
         "--rate-limit",
         type=float,
-        default=10.0,
+        default=DEFAULT_RATE_LIMIT,
         metavar="PER_SECOND",
-        help="Blaxel calls per second, token bucket (default 10; 0 = unlimited)",
+        help=f"Blaxel calls per second, token bucket (default {DEFAULT_RATE_LIMIT:g}; 0 = unlimited)",
     )
-    p.add_argument("--rate-burst", type=int, default=20, metavar="N", help="token bucket burst (default 20)")
+    p.add_argument(
+        "--rate-burst",
+        type=int,
+        default=DEFAULT_RATE_BURST,
+        metavar="N",
+        help=f"token bucket burst (default {DEFAULT_RATE_BURST})",
+    )
     p.add_argument(
         "--request-timeout",
         type=float,
-        default=30.0,
+        default=DEFAULT_REQUEST_TIMEOUT,
         metavar="SECONDS",
-        help="timeout of one Blaxel call (default 30)",
+        help=f"timeout of one Blaxel call (default {DEFAULT_REQUEST_TIMEOUT:g})",
     )
     p.add_argument(
         "--metrics-port",
@@ -160,6 +169,7 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         if not ns or not name:
             raise CliError("--credentials-secret must be NAMESPACE/NAME")
         creds_secret = (ns, name)
+    api_url, api_version = api_settings(args)
     default_creds = None
     api_key = os.environ.get("BL_API_KEY")
     if api_key:
@@ -170,7 +180,8 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
             "or --no-default-credentials if every resource sets spec.credentialsRef"
         )
     return OperatorConfig(
-        api_url=args.api_url,
+        api_url=api_url,
+        api_version=api_version,
         default_credentials=default_creds,
         credentials_secret=creds_secret,
         namespaces=list(args.namespace),
@@ -460,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run the operator against the current cluster",
         description="Run the operator. Kubernetes access: KUBECONFIG or in-cluster config. "
-        "Blaxel: BL_API_URL, BL_API_KEY, BL_WORKSPACE.",
+        "Blaxel: BL_API_URL or BL_ENV, BL_API_VERSION, BL_API_KEY, BL_WORKSPACE.",
     )
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from .blaxel.client import DEFAULT_API_URL
+from .config import API_URL_HELP, api_url_from_env, api_version_from_env
 
-__all__ = ["CliError", "add_api_arguments"]
+__all__ = ["CliError", "add_api_arguments", "api_settings"]
 
 
 class CliError(Exception):
@@ -18,16 +18,12 @@ class CliError(Exception):
 
 
 def add_api_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--api-url",
-        default=os.environ.get("BL_API_URL", DEFAULT_API_URL),
-        help=f"Blaxel API base URL (env BL_API_URL; default {DEFAULT_API_URL})",
-    )
+    p.add_argument("--api-url", metavar="URL", help=API_URL_HELP)
     p.add_argument(
         "--workspace",
         default=os.environ.get("BL_WORKSPACE") or None,
         metavar="WS",
-        help="Blaxel workspace (env BL_WORKSPACE; default: the API key's own workspace)",
+        help="Blaxel workspace (env BL_WORKSPACE; default: the API key's workspace when it has only one)",
     )
     p.add_argument(
         "--api-key-file",
@@ -49,3 +45,11 @@ def add_api_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PER_SECOND",
         help="Blaxel calls per second (default 20; 0 = unlimited)",
     )
+
+
+def api_settings(args: argparse.Namespace) -> tuple[str, str]:
+    """(base URL, API version): --api-url, else BL_API_URL / BL_ENV; BL_API_VERSION."""
+    try:
+        return args.api_url or api_url_from_env(os.environ), api_version_from_env(os.environ)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None

@@ -22,7 +22,19 @@ import yaml
 from blaxel_operator.simulator import BlaxelSimulator, SimulatorConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO_ROOT.parent / "shared/blaxel/controlplane.yml"
+
+
+def _find_spec() -> Path:
+    """`shared/blaxel/controlplane.yml` beside the repository or beside one of its parents (a git
+    worktree sits deeper than the main checkout)."""
+    for parent in REPO_ROOT.parents:
+        candidate = parent / "shared/blaxel/controlplane.yml"
+        if candidate.exists():
+            return candidate
+    return REPO_ROOT.parent / "shared/blaxel/controlplane.yml"
+
+
+SPEC_PATH = _find_spec()
 SPEC_MISSING_REASON = (
     f"Blaxel's OpenAPI description is not available at {SPEC_PATH} "
     "(it lives outside the repository; the contract check runs only where it exists)"

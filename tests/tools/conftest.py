@@ -47,10 +47,10 @@ async def sim() -> AsyncIterator[BlaxelSimulator]:
 
 @pytest.fixture
 def bl_env(sim: BlaxelSimulator, monkeypatch: pytest.MonkeyPatch) -> BlaxelSimulator:
-    """The simulator's URL and key in BL_* (the workspace left to the key's default)."""
+    """The simulator's URL, key and workspace in BL_* (the key has two: a workspace must be named)."""
     monkeypatch.setenv("BL_API_URL", sim.url)
     monkeypatch.setenv("BL_API_KEY", sim.api_key)
-    monkeypatch.delenv("BL_WORKSPACE", raising=False)
+    monkeypatch.setenv("BL_WORKSPACE", sim.workspace)
     return sim
 
 

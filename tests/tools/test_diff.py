@@ -45,7 +45,7 @@ async def test_differences_exit_1_with_a_unified_diff_and_masked_secrets(
     result = await run_cli("diff", "-f", path)
     assert result.code == 1, result.err
     lines = result.out.splitlines()
-    assert lines[0] == "--- live/agents/secret-bot"
+    assert lines[0] == "--- live/sandbox/agents/secret-bot"
     assert lines[1] == f"+++ manifest/team-a/secret-bot ({path}, document 1)"
     assert "-    memory: 1024" in lines and "+    memory: 4096" in lines
     assert "       value: '********'" in lines  # a context line: the secret env, masked on both sides
@@ -72,7 +72,7 @@ async def test_missing_agent_is_a_difference(
     result = await run_cli("diff", "-f", write(tmp_path / "bot.yaml", MANIFEST.format(memory=1024)))
     assert result.code == 1
     lines = result.out.splitlines()
-    assert lines[0] == "--- live/agents/secret-bot (does not exist)"
+    assert lines[0] == "--- live/sandbox/agents/secret-bot (does not exist)"
     assert lines[2].startswith("@@ -0,0 +1,")
     assert all(line.startswith("+") for line in lines[3:])
 

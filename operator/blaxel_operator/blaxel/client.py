@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import heapq
 import itertools
 import logging
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -32,15 +33,27 @@ from .errors import (
     ServerError,
     TransportError,
     Unauthorized,
+    UnsupportedApiVersion,
+    WorkspaceUnresolved,
 )
 from .remote import validated
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://api.blaxel.ai/v0"
+# Blaxel's environments (BL_ENV), as its SDKs map them.
+API_URLS = {"prod": "https://api.blaxel.ai/v0", "dev": "https://api.blaxel.dev/v0"}
+DEFAULT_API_URL = API_URLS["prod"]
 # Pinned so that list responses keep one shape ({data, meta} with cursors) whatever Blaxel's default is.
 API_VERSION = "2026-04-28"
 IDEMPOTENT = {"GET", "PUT", "DELETE"}
+# Answers that mean the request was turned away before it was processed: safe to repeat even a POST.
+NOT_PROCESSED = {429, 503}
+# A longer Retry-After is left to the reconciler's backoff rather than held in a request.
+MAX_INLINE_WAIT = 10.0
+# The one call made without a workspace: the listing of the key's workspaces.
+WORKSPACES_PATH = "/workspaces"
+# How long "this key's workspace cannot be resolved" is remembered (a burst of resources asks once).
+UNRESOLVED_TTL = 60.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,16 @@ class PrioritySlots:
         self.free += 1
 
 
+def _parse_http_date(value: str) -> float | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from `Retry-After-Ms`, else `Retry-After` (seconds or an HTTP date)."""
     ms = headers.get("retry-after-ms")
@@ -126,18 +149,71 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return _parse_http_date(value)
+
+
+def parse_should_retry(headers: Mapping[str, str]) -> bool | None:
+    """Blaxel's `x-should-retry: true|false` (None when absent or anything else)."""
+    value = (headers.get("x-should-retry") or "").strip().lower()
+    return True if value == "true" else False if value == "false" else None
+
+
+# Where Blaxel's Python SDK looks for a retry delay in an error body (seconds or an HTTP date).
+BODY_RETRY_AFTER_KEYS = ("retry_after", "retryAfter", "retry_after_seconds")
+
+
+@dataclass(frozen=True)
+class BodyHints:
+    """What an error body says beyond its text: Blaxel's code and retry hints."""
+
+    code: str | None = None
+    retryable: bool | None = None
+    retry_after: float | None = None
+
+
+def _body_retry_after(value: Any) -> float | None:
+    if isinstance(value, bool):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    if isinstance(value, int | float):
+        return max(0.0, float(value))
+    if isinstance(value, str):
+        try:
+            return max(0.0, float(value.strip()))
+        except ValueError:
+            return _parse_http_date(value.strip())
+    return None
 
 
-def _error_text(response: httpx.Response) -> str:
+def body_hints(body: Any) -> BodyHints:
+    """Hints of the API's `{"error": "code", "code": 404, "message"}` and of the edge's
+    `{"error": {"code", "message", "retryable", ...}}`: the nested object first, then the top level."""
+    if not isinstance(body, dict):
+        return BodyHints()
+    nested = body.get("error")
+    code = nested if isinstance(nested, str) and nested else None
+    sources = [nested, body] if isinstance(nested, dict) else [body]
+    retryable: bool | None = None
+    retry_after: float | None = None
+    for source in sources:
+        if code is None and isinstance(source.get("code"), str) and source["code"]:
+            code = source["code"]
+        if retryable is None and isinstance(source.get("retryable"), bool):
+            retryable = source["retryable"]
+        for key in BODY_RETRY_AFTER_KEYS:
+            if retry_after is None:
+                retry_after = _body_retry_after(source.get(key))
+    return BodyHints(code, retryable, retry_after)
+
+
+def _json_body(response: httpx.Response) -> Any:
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
+        return None
+
+
+def _error_text(response: httpx.Response, body: Any) -> str:
+    if body is None:
         text = response.text.strip()
         return text[:300] or response.reason_phrase
     if isinstance(body, dict):
@@ -151,10 +227,31 @@ def _error_text(response: httpx.Response) -> str:
     return response.reason_phrase
 
 
-def error_for(response: httpx.Response, method: str, path: str) -> BlaxelError:
+def error_for(response: httpx.Response, method: str, path: str, *, api_version: str = "") -> BlaxelError:
+    """The typed error of an HTTP error answer, with the server's retry hints."""
     status = response.status_code
-    text = _error_text(response)
-    kw: dict[str, Any] = {"status": status, "method": method, "path": path}
+    body = _json_body(response)
+    text = _error_text(response, body)
+    hints = body_hints(body)
+    code = hints.code or response.headers.get("x-blaxel-error-code") or None
+    retry_after = parse_retry_after(response.headers)
+    if retry_after is None:
+        retry_after = hints.retry_after
+    kw: dict[str, Any] = {
+        "status": status,
+        "method": method,
+        "path": path,
+        "retry_after": retry_after,
+        "retryable": hints.retryable,
+        "should_retry": parse_should_retry(response.headers),
+        "code": code,
+    }
+    if status == 400 and (code or "").lower() == "invalid_api_version":
+        message = (
+            f"Blaxel does not accept API version {api_version!r} (the Blaxel-Version header, "
+            f"set with BL_API_VERSION): {text}"
+        )
+        return UnsupportedApiVersion(message, **kw)
     if status == 404:
         return NotFound(text, **kw)
     if status == 409:
@@ -164,10 +261,48 @@ def error_for(response: httpx.Response, method: str, path: str) -> BlaxelError:
     if status in (401, 403):
         return Unauthorized(text, **kw)
     if status == 429:
-        return RateLimited(text, retry_after=parse_retry_after(response.headers), **kw)
+        return RateLimited(text, **kw)
     if status == 408 or status >= 500:
         return ServerError(text, **kw)
     return BlaxelError(text, **kw)
+
+
+def may_retry(method: str, exc: BlaxelError) -> bool:
+    """Whether one API call may be repeated at once after `exc`.
+
+    `x-should-retry` decides when the server sends it, as in Blaxel's Go SDK. Otherwise the error's
+    `retryable` (its kind, or the error body's `retryable`), and then the method: idempotent ones are
+    repeated; a POST only after 429 or 503, answers that turn a request away before it is processed
+    (should one have been processed after all, the repeat gets a 409, which the reconciler resolves).
+    (The Go SDK repeats any method after 408/409/429/5xx or a dropped connection; the TypeScript SDK
+    repeats only idempotent calls.) After a 500, 502, timeout or reset the create may have happened:
+    repeating it would turn a success into a 409, so that case goes to the reconciler, which reads first.
+    """
+    if exc.should_retry is not None:
+        return exc.should_retry
+    if not exc.retryable:
+        return False
+    if method in IDEMPOTENT:
+        return True
+    return exc.status in NOT_PROCESSED
+
+
+def key_digest(api_key: str) -> str:
+    """Names an API key in caches and logs without revealing it."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+def workspace_names(body: Any) -> tuple[list[str], bool]:
+    """Names in a `GET /workspaces` answer (an array of Workspace; `{data, meta}` accepted too), and
+    whether the server said there are more."""
+    more = False
+    if isinstance(body, dict):
+        more = bool((body.get("meta") or {}).get("hasMore"))
+        body = body.get("data")
+    if not isinstance(body, list):
+        raise ServerError("the workspaces listing is not a list", method="GET", path=WORKSPACES_PATH)
+    names = [w["name"] for w in body if isinstance(w, dict) and isinstance(w.get("name"), str) and w["name"]]
+    return names, more
 
 
 class BlaxelApi:
@@ -189,6 +324,9 @@ class BlaxelApi:
         self.bucket = TokenBucket(rate, burst)
         self.inline_retries = inline_retries
         self.api_version = api_version
+        # key digest -> the workspace resolved for it, or (until, names, more) when it could not be
+        self.workspaces: dict[str, str | tuple[float, tuple[str, ...], bool]] = {}
+        self.resolving: dict[str, asyncio.Lock] = {}
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
@@ -199,6 +337,35 @@ class BlaxelApi:
     async def close(self) -> None:
         await self.http.aclose()
 
+    async def resolve_workspace(self, creds: Credentials) -> Credentials:
+        """`creds` with a workspace: their own, else the API key's only one (asked once per key).
+
+        Raises WorkspaceUnresolved when the key has access to none or to several.
+        """
+        if creds.workspace:
+            return creds
+        digest = key_digest(creds.api_key)
+        async with self.resolving.setdefault(digest, asyncio.Lock()):  # a burst of resources asks once
+            known = self.workspaces.get(digest)
+            if isinstance(known, str):
+                return replace(creds, workspace=known)
+            if known is not None and known[0] > time.monotonic():
+                raise WorkspaceUnresolved(known[1], more=known[2])
+            body = await self.request("GET", WORKSPACES_PATH, creds)
+            names, more = workspace_names(body)
+            if len(names) == 1 and not more:
+                self.workspaces[digest] = names[0]
+                log.info("API key %s...: using its only workspace %s", digest[:8], names[0])
+                return replace(creds, workspace=names[0])
+            self.workspaces[digest] = (time.monotonic() + UNRESOLVED_TTL, tuple(names), more)
+            raise WorkspaceUnresolved(names, more=more)
+
+    def _forget_workspace(self, creds: Credentials) -> None:
+        """A refused call may mean the key lost the workspace resolved for it: ask again next time."""
+        digest = key_digest(creds.api_key)
+        if self.workspaces.get(digest) == creds.workspace:
+            del self.workspaces[digest]
+
     async def request(
         self,
         method: str,
@@ -208,23 +375,36 @@ class BlaxelApi:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
     ) -> Any:
-        """One API call; idempotent calls are retried a couple of times on transient faults."""
+        """One API call, always in a workspace (resolved when `creds` name none), repeated a couple of
+        times on transient faults when that is safe (see `may_retry`)."""
+        if not creds.workspace and path != WORKSPACES_PATH:
+            creds = await self.resolve_workspace(creds)
         attempt = 0
         while True:
             try:
                 return await self._once(method, path, creds, json=json, params=params)
-            except (ServerError, TransportError, RateLimited) as exc:
-                if method not in IDEMPOTENT or attempt >= self.inline_retries:
+            except Unauthorized:
+                if creds.workspace:
+                    self._forget_workspace(creds)
+                raise
+            except BlaxelError as exc:
+                delay = self._retry_delay(method, exc, attempt)
+                if delay is None:
                     raise
-                delay = min(8.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
-                if isinstance(exc, RateLimited) and exc.retry_after is not None:
-                    if exc.retry_after > 10:
-                        raise  # long waits belong to the reconciler's backoff, not to a held request
-                    delay = exc.retry_after
                 attempt += 1
                 API_RETRIES.labels(type(exc).__name__).inc()
                 log.debug("retrying %s %s in %.2fs after %s", method, path, delay, type(exc).__name__)
                 await asyncio.sleep(delay)
+
+    def _retry_delay(self, method: str, exc: BlaxelError, attempt: int) -> float | None:
+        """Seconds before repeating the call, or None to give up here (the reconciler retries later)."""
+        if attempt >= self.inline_retries or not may_retry(method, exc):
+            return None
+        if exc.retry_after is not None:
+            if exc.retry_after > MAX_INLINE_WAIT:
+                return None  # long waits belong to the reconciler's backoff, not to a held request
+            return exc.retry_after
+        return min(8.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
 
     async def _once(
         self,
@@ -260,7 +440,7 @@ class BlaxelApi:
         if response.status_code < 500:
             READINESS.mark()
         if response.status_code >= 400:
-            raise error_for(response, method, path)
+            raise error_for(response, method, path, api_version=self.api_version)
         if not response.content:
             return None
         try:

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from ..blaxel.client import Credentials, ExternalClient
-from ..blaxel.errors import BlaxelError, RateLimited, Unauthorized
+from ..blaxel.errors import BlaxelError, Unauthorized
 from ..config import OperatorConfig
 from ..core import decide as dec
 from ..core.events import Event
@@ -108,9 +108,8 @@ class Deleter:
             return Deletion(False, delay, f"Blaxel refused the credentials while deleting: {exc}; {escape}")
         except BlaxelError as exc:
             state.pacing.failures += 1
-            retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
             delay = self.backoff.delay(
-                Problem.TRANSIENT, state.pacing.failures, retry_after, jitter=random.uniform(0.8, 1.2)
+                Problem.TRANSIENT, state.pacing.failures, exc.retry_after, jitter=random.uniform(0.8, 1.2)
             )
             return Deletion(False, delay, f"deleting {noun} {name} failed: {exc}")
 

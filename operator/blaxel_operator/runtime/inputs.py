@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import pydantic
 
 from ..blaxel.client import Credentials
+from ..blaxel.errors import WorkspaceUnresolved
 from ..config import OperatorConfig
 from ..core.decide import Desired, make_desired, owner_labels
 from ..core.status import Problem
@@ -28,6 +29,11 @@ class InputProblem(Exception):
 
 class SecretReader(Protocol):
     async def get_secret(self, namespace: str, name: str) -> dict[str, str] | None: ...
+
+
+class WorkspaceResolver(Protocol):
+    async def resolve_workspace(self, creds: Credentials) -> Credentials:
+        """`creds` with a workspace: their own, else the API key's only one."""
 
 
 class ReferenceLookup(Protocol):
@@ -58,14 +64,31 @@ def parse(kind: Kind, body: Mapping[str, Any]) -> Any:
 
 class InputResolver:
     def __init__(
-        self, kind: Kind, config: OperatorConfig, secrets: SecretReader, references: ReferenceLookup
+        self,
+        kind: Kind,
+        config: OperatorConfig,
+        secrets: SecretReader,
+        references: ReferenceLookup,
+        workspaces: WorkspaceResolver,
     ) -> None:
         self.kind = kind
         self.config = config
         self.secrets = secrets
         self.references = references
+        self.workspaces = workspaces
 
     async def credentials(self, namespace: str, spec: Any) -> Credentials:
+        """The credentials with their workspace: Blaxel is never called without one."""
+        creds = await self.credentials_as_given(namespace, spec)
+        try:
+            return await self.workspaces.resolve_workspace(creds)
+        except WorkspaceUnresolved as exc:
+            where = (
+                "spec.workspace, or the credentials' workspace: the Secret's key workspace or BL_WORKSPACE"
+            )
+            raise InputProblem(Problem.INVALID_SPEC, f"{exc} ({where})") from None
+
+    async def credentials_as_given(self, namespace: str, spec: Any) -> Credentials:
         """From spec.credentialsRef, else the operator's credentials Secret, else its environment."""
         ref = getattr(spec, "credentials_ref", None)
         workspace = getattr(spec, "workspace", None)

@@ -67,6 +67,7 @@ class Runtime:
             max_inflight=config.max_inflight,
             rate=config.rate_limit,
             burst=config.rate_burst,
+            api_version=config.api_version,
         )
         self.kube: KubeApi | None = None
         self.states: dict[Key, ObjectState] = {}
@@ -86,7 +87,7 @@ class Runtime:
 
     def _parts(self, kind: Kind) -> KindParts:
         external = ExternalClient(self.api, kind.api_collection)
-        inputs = InputResolver(kind, self.config, self, self.index)
+        inputs = InputResolver(kind, self.config, self, self.index, self.api)
         status = StatusWriter(kind, self)
         reconciler = Reconciler(kind, self.config, inputs, external, status, self.post_event)
         deleter = Deleter(kind, self.config, inputs, external, self.post_event, self.index.users_of)

@@ -20,7 +20,6 @@ from ..blaxel.errors import (
     BlaxelError,
     Invalid,
     MalformedResponse,
-    RateLimited,
     Unauthorized,
 )
 from ..config import OperatorConfig
@@ -180,8 +179,7 @@ class Reconciler:
                 Problem.MALFORMED_RESPONSE, f"Blaxel answered something unexpected: {exc}"
             )
         if isinstance(exc, BlaxelError):
-            retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-            return Converged.failed(Problem.TRANSIENT, str(exc), retry_after)
+            return Converged.failed(Problem.TRANSIENT, str(exc), exc.retry_after)
         if isinstance(exc, (KubeError, aiohttp.ClientError, TimeoutError)):
             # e.g. RBAC or apiserver trouble while reading a Secret: report it, retry with backoff
             return Converged.failed(Problem.TRANSIENT, f"Kubernetes API: {exc or type(exc).__name__}")

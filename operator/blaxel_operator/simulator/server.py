@@ -59,6 +59,8 @@ class CallRecord:
     #: For a fault injected "after": the status the call itself produced (e.g. 200, or 409 when the
     #: write could not happen anyway), which the client never saw.
     effective_status: int | None = None
+    #: The X-Blaxel-Workspace header as sent (``workspace`` is the one the call ran in).
+    workspace_header: str | None = None
 
     @property
     def is_write(self) -> bool:
@@ -227,6 +229,7 @@ class BlaxelSimulator:
             query=request.query_string,
             agent=agent,
             workspace=request.headers.get("X-Blaxel-Workspace") or request.query.get("workspace"),
+            workspace_header=request.headers.get("X-Blaxel-Workspace"),
         )
         self._calls.append(call)
         try:
@@ -286,6 +289,9 @@ class BlaxelSimulator:
         if key is None or key not in self.config.api_keys:
             raise ApiError(401, "unauthorized", "missing or invalid API key")
         allowed = self.config.api_keys[key]
+        if parts == ["workspaces"] and request.method == "GET":  # ListWorkspaces: the key's, no workspace
+            call.api_version = self._api_version(request)
+            return _json([{"name": name, "displayName": name, "status": "ready"} for name in allowed])
         workspace = request.headers.get("X-Blaxel-Workspace") or request.query.get("workspace") or allowed[0]
         call.workspace = workspace
         if workspace not in allowed:

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import yaml
 
 from ..blaxel.client import BlaxelApi, Credentials
-from ..cliargs import CliError
+from ..cliargs import CliError, api_settings
 
 # libyaml's loader and dumper when PyYAML has them (same documents, several times faster)
 YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -193,8 +193,9 @@ def credentials_from_args(args: argparse.Namespace) -> Credentials:
 
 
 def make_api(args: argparse.Namespace) -> BlaxelApi:
+    url, version = api_settings(args)
     return BlaxelApi(
-        args.api_url, timeout=args.request_timeout, max_inflight=8, rate=args.rate_limit, burst=20
+        url, timeout=args.request_timeout, max_inflight=8, rate=args.rate_limit, burst=20, api_version=version
     )
 
 

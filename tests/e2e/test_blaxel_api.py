@@ -1,0 +1,44 @@
+"""The Blaxel API as it is, through the real operator process: a workspace on every call (resolved from the
+key when nothing names one), BL_API_VERSION sent as Blaxel-Version."""
+
+from __future__ import annotations
+
+from blaxel_operator.devkit.harness import KubeClient, condition
+
+from blaxel_operator.simulator import BlaxelSimulator
+
+from .conftest import StartOperator, wait_ready, wait_reason
+
+SPEC = {"runtime": {"image": "acme/bot:1", "memory": 2048}}
+
+
+async def test_the_keys_only_workspace_is_used_and_sent_with_the_api_version(
+    k: KubeClient, sim: BlaxelSimulator, start_operator: StartOperator
+) -> None:
+    # other-key has one workspace, and nothing names it
+    await start_operator(api_key="other-key", workspace=None, env={"BL_API_VERSION": "2026-04-16"})
+    await k.create_agent("default", "bot", SPEC)
+    obj = await wait_ready(k, "default", "bot")
+    assert obj["status"]["atProvider"]["workspace"] == "other"
+    assert sim.get_agent("bot", workspace="other") is not None
+
+    calls = sim.calls()
+    assert [c.path for c in calls].count("/v0/workspaces") == 1
+    assert {c.workspace_header for c in calls if c.path != "/v0/workspaces"} == {"other"}
+    assert {c.api_version for c in calls} == {"2026-04-16"}
+
+
+async def test_a_key_with_several_workspaces_waits_for_one_to_be_named(
+    k: KubeClient, sim: BlaxelSimulator, start_operator: StartOperator
+) -> None:
+    await start_operator(workspace=None)  # sim-key: sandbox and team-b
+    await k.create_agent("default", "bot", SPEC)
+    obj = await wait_reason(k, "default", "bot", "InvalidSpec")
+    message = (condition(obj, "Ready") or {}).get("message", "")
+    assert "2 Blaxel workspaces (sandbox, team-b)" in message and "spec.workspace" in message
+    assert [c.path for c in sim.calls()] == ["/v0/workspaces"]  # nothing called without a workspace
+
+    await k.patch_agent("default", "bot", {"spec": {"workspace": "team-b"}})
+    await wait_ready(k, "default", "bot")
+    assert sim.get_agent("bot", workspace="team-b") is not None
+    assert {c.workspace_header for c in sim.calls() if c.path != "/v0/workspaces"} == {"team-b"}
