@@ -7,6 +7,7 @@ Every response the ``api`` client receives is checked against Blaxel's OpenAPI d
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,7 +23,26 @@ import yaml
 from blaxel_operator.simulator import BlaxelSimulator, SimulatorConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO_ROOT.parent / "shared/blaxel/controlplane.yml"
+SPEC_RELATIVE = Path("shared/blaxel/controlplane.yml")
+#: Overrides where Blaxel's description is looked for (e.g. from a checkout in another place).
+SPEC_ENV = "BLAXEL_CONTROLPLANE_SPEC"
+
+
+def find_spec_path() -> Path:
+    """``$BLAXEL_CONTROLPLANE_SPEC``, else ``shared/blaxel/controlplane.yml`` in the nearest parent of the
+    repository that has one (``../shared`` for a main checkout, further up for a worktree); else the
+    ``../shared`` place, which then does not exist."""
+    override = os.environ.get(SPEC_ENV)
+    if override:
+        return Path(override)
+    for parent in REPO_ROOT.parents:
+        candidate = parent / SPEC_RELATIVE
+        if candidate.exists():
+            return candidate
+    return REPO_ROOT.parent / SPEC_RELATIVE
+
+
+SPEC_PATH = find_spec_path()
 SPEC_MISSING_REASON = (
     f"Blaxel's OpenAPI description is not available at {SPEC_PATH} "
     "(it lives outside the repository; the contract check runs only where it exists)"
