@@ -55,6 +55,10 @@ PAGINATED = {"Blaxel-Version": "2026-04-28"}
 
 # --------------------------------------------------------------------------- contract checking
 
+#: Paginated lists whose items are a "lite" projection; the bare arrays of older versions carry the
+#: full objects ("older API versions return a bare array" of volumes; the docs' example is full).
+BARE_LIST_ITEMS = {"LiteVolume": "Volume"}
+
 
 class OpenApiContract:
     """Checks bodies against the OpenAPI 3.0 description, with its quirks turned into JSON Schema.
@@ -132,11 +136,14 @@ class OpenApiContract:
 
     def find_operation(self, method: str, path: str) -> dict[str, Any] | None:
         api_path = path.removeprefix("/v0")
-        for pattern, template in self._paths:
-            if pattern.match(api_path):
-                operation = self.document["paths"][template].get(method.lower())
-                return None if operation is None else dict(operation)
-        return None
+        # a literal segment wins over a parameter (/integrations/connections vs /integrations/{name})
+        matching = sorted(
+            (template.count("{"), template) for pattern, template in self._paths if pattern.match(api_path)
+        )
+        if not matching:
+            return None
+        operation = self.document["paths"][matching[0][1]].get(method.lower())
+        return None if operation is None else dict(operation)
 
     def operation(self, method: str, path: str) -> dict[str, Any]:
         operation = self.find_operation(method, path)
@@ -173,6 +180,9 @@ class OpenApiContract:
         if isinstance(body, list) and self._resolve(schema).get("properties", {}).get("data"):
             # before Blaxel-Version 2026-04-28 a list endpoint answers a bare array of its items
             schema = self._resolve(schema)["properties"]["data"]
+            item = schema.get("items", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if item in BARE_LIST_ITEMS:
+                schema = {"type": "array", "items": {"$ref": f"#/components/schemas/{BARE_LIST_ITEMS[item]}"}}
         self.check(body, self.json_schema(schema, "response"), what)
         return True
 
@@ -242,7 +252,9 @@ class Recorder:
 async def api(
     sim: BlaxelSimulator, openapi_contract: OpenApiContract | None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the simulator's API (sim-key, workspace sandbox); responses are contract-checked."""
+    """A client of the simulator's API (sim-key, workspace sandbox); responses are contract-checked.
+
+    Hostile answers break the contract on purpose: their tests use their own client."""
     recorder = Recorder()
     async with httpx.AsyncClient(
         base_url=sim.url,
@@ -253,7 +265,7 @@ async def api(
         yield client
     if openapi_contract is not None:
         for exchange in recorder.exchanges:
-            if exchange.path.startswith("/v0/agents") and exchange.body is not None:
+            if exchange.path.startswith("/v0/") and exchange.body is not None:
                 openapi_contract.check_response(
                     exchange.method, exchange.path, exchange.status, exchange.body
                 )
@@ -310,6 +322,25 @@ def poll_gone(api: httpx.AsyncClient) -> Callable[..., Awaitable[None]]:
             assert response.status_code == 200, response.text
             if time.monotonic() > deadline:
                 raise AssertionError(f"{name} is still there: {response.json()['status']}")
+            await asyncio.sleep(0.01)
+
+    return poll
+
+
+@pytest.fixture
+def poll_object(api: httpx.AsyncClient) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """GET ``/{collection}/{name}`` until its status is one of ``statuses`` (deadline-bounded)."""
+
+    async def poll(collection: str, name: str, *statuses: str, within: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while True:
+            response = await api.get(f"/{collection}/{name}")
+            assert response.status_code == 200, response.text
+            found: dict[str, Any] = response.json()
+            if found.get("status") in statuses:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{collection}/{name} stayed {found.get('status')}, wanted {statuses}")
             await asyncio.sleep(0.01)
 
     return poll

@@ -64,8 +64,9 @@ class FaultConfig:
     (``None``: unlimited).
 
     Hostile answers (:data:`HOSTILE_KINDS`) serve the call and then spoil the answer; they always
-    act after the call took effect, except ``slow`` and ``non_json`` which follow ``phase``. An
-    answer that has no object to spoil (an error, a 404) is left alone and does not count.
+    act after the call took effect, except ``slow`` and ``non_json`` which follow ``phase`` (a
+    ``slow`` call "before" is served only if the client is still there after the delay). An answer
+    that has no object to spoil (an error, a 404) is left alone and does not count.
     """
 
     rate: float = 0.0

@@ -260,11 +260,14 @@ class BlaxelSimulator:
         if drawn is not None and drawn.kind in hostile.OBJECT_KINDS:
             return await self._serve_spoilt(request, parts, call, drawn)
         if drawn is not None and drawn.phase == "before":
-            if drawn.kind == "slow":
-                self._mark(call, drawn)
-                await self._hold(drawn.faults.delay_seconds)
-            else:
+            if drawn.kind != "slow":
                 return await self._inject(request, call, drawn)
+            self._mark(call, drawn)
+            await self._hold(drawn.faults.delay_seconds)
+            if request.transport is None or request.transport.is_closing():
+                # the client gave up (or the simulator stops) before the call was served: dropped
+                call.status = 0
+                return web.Response(status=504)
         try:
             response = await self._route(request, parts, call)
         except ApiError as error:
