@@ -3,8 +3,7 @@ key when nothing names one), BL_API_VERSION sent as Blaxel-Version."""
 
 from __future__ import annotations
 
-from blaxel_operator.devkit.harness import KubeClient, condition
-
+from blaxel_devkit.harness import KubeClient, condition
 from blaxel_operator.simulator import BlaxelSimulator
 
 from .conftest import StartOperator, wait_ready, wait_reason

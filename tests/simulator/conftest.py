@@ -7,6 +7,7 @@ Every response the ``api`` client receives is checked against Blaxel's OpenAPI d
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,19 +23,26 @@ import yaml
 from blaxel_operator.simulator import BlaxelSimulator, SimulatorConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SPEC_RELATIVE = Path("shared/blaxel/controlplane.yml")
+#: Overrides where Blaxel's description is looked for (e.g. from a checkout in another place).
+SPEC_ENV = "BLAXEL_CONTROLPLANE_SPEC"
 
 
-def _find_spec() -> Path:
-    """`shared/blaxel/controlplane.yml` beside the repository or beside one of its parents (a git
-    worktree sits deeper than the main checkout)."""
+def find_spec_path() -> Path:
+    """``$BLAXEL_CONTROLPLANE_SPEC``, else ``shared/blaxel/controlplane.yml`` in the nearest parent of the
+    repository that has one (``../shared`` for a main checkout, further up for a worktree); else the
+    ``../shared`` place, which then does not exist."""
+    override = os.environ.get(SPEC_ENV)
+    if override:
+        return Path(override)
     for parent in REPO_ROOT.parents:
-        candidate = parent / "shared/blaxel/controlplane.yml"
+        candidate = parent / SPEC_RELATIVE
         if candidate.exists():
             return candidate
-    return REPO_ROOT.parent / "shared/blaxel/controlplane.yml"
+    return REPO_ROOT.parent / SPEC_RELATIVE
 
 
-SPEC_PATH = _find_spec()
+SPEC_PATH = find_spec_path()
 SPEC_MISSING_REASON = (
     f"Blaxel's OpenAPI description is not available at {SPEC_PATH} "
     "(it lives outside the repository; the contract check runs only where it exists)"
@@ -46,6 +54,10 @@ PAGINATED = {"Blaxel-Version": "2026-04-28"}
 
 
 # --------------------------------------------------------------------------- contract checking
+
+#: Paginated lists whose items are a "lite" projection; the bare arrays of older versions carry the
+#: full objects ("older API versions return a bare array" of volumes; the docs' example is full).
+BARE_LIST_ITEMS = {"LiteVolume": "Volume"}
 
 
 class OpenApiContract:
@@ -124,11 +136,14 @@ class OpenApiContract:
 
     def find_operation(self, method: str, path: str) -> dict[str, Any] | None:
         api_path = path.removeprefix("/v0")
-        for pattern, template in self._paths:
-            if pattern.match(api_path):
-                operation = self.document["paths"][template].get(method.lower())
-                return None if operation is None else dict(operation)
-        return None
+        # a literal segment wins over a parameter (/integrations/connections vs /integrations/{name})
+        matching = sorted(
+            (template.count("{"), template) for pattern, template in self._paths if pattern.match(api_path)
+        )
+        if not matching:
+            return None
+        operation = self.document["paths"][matching[0][1]].get(method.lower())
+        return None if operation is None else dict(operation)
 
     def operation(self, method: str, path: str) -> dict[str, Any]:
         operation = self.find_operation(method, path)
@@ -165,6 +180,9 @@ class OpenApiContract:
         if isinstance(body, list) and self._resolve(schema).get("properties", {}).get("data"):
             # before Blaxel-Version 2026-04-28 a list endpoint answers a bare array of its items
             schema = self._resolve(schema)["properties"]["data"]
+            item = schema.get("items", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if item in BARE_LIST_ITEMS:
+                schema = {"type": "array", "items": {"$ref": f"#/components/schemas/{BARE_LIST_ITEMS[item]}"}}
         self.check(body, self.json_schema(schema, "response"), what)
         return True
 
@@ -234,7 +252,9 @@ class Recorder:
 async def api(
     sim: BlaxelSimulator, openapi_contract: OpenApiContract | None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the simulator's API (sim-key, workspace sandbox); responses are contract-checked."""
+    """A client of the simulator's API (sim-key, workspace sandbox); responses are contract-checked.
+
+    Hostile answers break the contract on purpose: their tests use their own client."""
     recorder = Recorder()
     async with httpx.AsyncClient(
         base_url=sim.url,
@@ -245,7 +265,7 @@ async def api(
         yield client
     if openapi_contract is not None:
         for exchange in recorder.exchanges:
-            if exchange.path.startswith("/v0/agents") and exchange.body is not None:
+            if exchange.path.startswith("/v0/") and exchange.body is not None:
                 openapi_contract.check_response(
                     exchange.method, exchange.path, exchange.status, exchange.body
                 )
@@ -302,6 +322,25 @@ def poll_gone(api: httpx.AsyncClient) -> Callable[..., Awaitable[None]]:
             assert response.status_code == 200, response.text
             if time.monotonic() > deadline:
                 raise AssertionError(f"{name} is still there: {response.json()['status']}")
+            await asyncio.sleep(0.01)
+
+    return poll
+
+
+@pytest.fixture
+def poll_object(api: httpx.AsyncClient) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """GET ``/{collection}/{name}`` until its status is one of ``statuses`` (deadline-bounded)."""
+
+    async def poll(collection: str, name: str, *statuses: str, within: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while True:
+            response = await api.get(f"/{collection}/{name}")
+            assert response.status_code == 200, response.text
+            found: dict[str, Any] = response.json()
+            if found.get("status") in statuses:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{collection}/{name} stayed {found.get('status')}, wanted {statuses}")
             await asyncio.sleep(0.01)
 
     return poll

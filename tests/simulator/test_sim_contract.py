@@ -127,6 +127,7 @@ async def test_requests_and_responses_follow_the_description(
 async def test_a_paginated_list_with_every_kind_of_agent(
     contract: OpenApiContract, sim: BlaxelSimulator
 ) -> None:
+    sim.set_step(3600)  # "young" stays UPLOADING however slow the machine is
     sim.seed_agent({"metadata": {"name": "ok"}, "spec": {}})
     sim.seed_agent({"metadata": {"name": "off"}, "spec": {"enabled": False}})
     sim.fail_next_deployment("broken")

@@ -16,6 +16,8 @@ import httpx
 
 from .config import FaultConfig
 
+_UNSET: Any = object()
+
 Request = tuple[str, str, dict[str, Any]]
 
 
@@ -32,9 +34,14 @@ def root_url(base_url: str) -> str:
     return url[: -len("/v0")] if url.endswith("/v0") else url
 
 
-def _agent_path(workspace: str, name: str | None = None) -> str:
-    path = f"/_sim/workspaces/{quote(workspace, safe='')}/agents"
+def _object_path(collection: str, workspace: str, name: str | None = None) -> str:
+    """``/_sim/workspaces/{ws}/{collection}[/{name}]`` (the collection's path keeps its slash)."""
+    path = f"/_sim/workspaces/{quote(workspace, safe='')}/{quote(collection.strip('/'), safe='/')}"
     return path if name is None else f"{path}/{quote(name, safe='')}"
+
+
+def _agent_path(workspace: str, name: str | None = None) -> str:
+    return _object_path("agents", workspace, name)
 
 
 def _faults_body(
@@ -45,10 +52,14 @@ def _faults_body(
     else:
         body = dict(faults or {})
     body.update(changes)
-    for key in ("kinds", "methods", "agents"):
+    for key in ("kinds", "methods", "agents", "collections", "names"):
         if isinstance(body.get(key), tuple):
             body[key] = list(body[key])
     return body
+
+
+def _rule_body(rule: FaultConfig | Mapping[str, Any]) -> dict[str, Any]:
+    return _faults_body(rule, {})
 
 
 class _Requests:
@@ -116,21 +127,94 @@ class _Requests:
     def delete_agent(self, name: str, workspace: str | None) -> Request:
         return "DELETE", _agent_path(self.ws(workspace), name), {}
 
-    def fail_next(self, name: str, workspace: str | None, count: int | None, message: str | None) -> Request:
+    def fail_next(
+        self,
+        name: str,
+        workspace: str | None,
+        count: int | None,
+        message: str | None,
+        collection: str = "agents",
+    ) -> Request:
         body: dict[str, Any] = {"count": count}
         if message:
             body["message"] = message
-        return "POST", _agent_path(self.ws(workspace), name) + "/fail-next", {"json": body}
+        return "POST", _object_path(collection, self.ws(workspace), name) + "/fail-next", {"json": body}
 
-    def clear_fail(self, name: str, workspace: str | None) -> Request:
-        return "DELETE", _agent_path(self.ws(workspace), name) + "/fail-next", {}
+    def clear_fail(self, name: str, workspace: str | None, collection: str = "agents") -> Request:
+        return "DELETE", _object_path(collection, self.ws(workspace), name) + "/fail-next", {}
 
-    def fail_now(self, name: str, workspace: str | None, message: str | None) -> Request:
+    def fail_now(
+        self, name: str, workspace: str | None, message: str | None, collection: str = "agents"
+    ) -> Request:
         body = {"message": message} if message else {}
-        return "POST", _agent_path(self.ws(workspace), name) + "/fail", {"json": body}
+        return "POST", _object_path(collection, self.ws(workspace), name) + "/fail", {"json": body}
+
+    def objects(self, collection: str, workspace: str | None) -> Request:
+        return "GET", _object_path(collection, self.ws(workspace)), {}
+
+    def object(self, collection: str, name: str, workspace: str | None) -> Request:
+        return "GET", _object_path(collection, self.ws(workspace), name), {}
+
+    def seed_object(
+        self,
+        collection: str,
+        body: Mapping[str, Any],
+        workspace: str | None,
+        settled: bool,
+        created_by: str | None,
+    ) -> Request:
+        params: dict[str, str] = {"settled": "true" if settled else "false"}
+        if created_by:
+            params["created_by"] = created_by
+        return "POST", _object_path(collection, self.ws(workspace)), {"json": dict(body), "params": params}
+
+    def edit_object(
+        self,
+        collection: str,
+        name: str,
+        patch: Mapping[str, Any],
+        workspace: str | None,
+        redeploy: bool,
+        updated_by: str | None,
+    ) -> Request:
+        params: dict[str, str] = {"redeploy": "true" if redeploy else "false"}
+        if updated_by:
+            params["updated_by"] = updated_by
+        path = _object_path(collection, self.ws(workspace), name)
+        return "PATCH", path, {"json": dict(patch), "params": params}
+
+    def delete_object(self, collection: str, name: str, workspace: str | None) -> Request:
+        return "DELETE", _object_path(collection, self.ws(workspace), name), {}
+
+    def fault_rules(self) -> Request:
+        return "GET", "/_sim/fault-rules", {}
+
+    def set_fault_rules(self, rules: list[FaultConfig | Mapping[str, Any]]) -> Request:
+        return "PUT", "/_sim/fault-rules", {"json": [_rule_body(rule) for rule in rules]}
+
+    def add_fault_rule(
+        self, rule: FaultConfig | Mapping[str, Any] | None, fields: Mapping[str, Any]
+    ) -> Request:
+        return "POST", "/_sim/fault-rules", {"json": _faults_body(rule, fields)}
+
+    def clear_fault_rules(self) -> Request:
+        return "DELETE", "/_sim/fault-rules", {}
+
+    def settings(self) -> Request:
+        return "GET", "/_sim/settings", {}
+
+    def set_settings(self, changes: Mapping[str, Any]) -> Request:
+        return "PUT", "/_sim/settings", {"json": {k: v for k, v in changes.items() if v is not _UNSET}}
 
     def calls(
-        self, method: str | None, agent: str | None, workspace: str | None, writes_only: bool, since: int
+        self,
+        method: str | None,
+        agent: str | None,
+        workspace: str | None,
+        writes_only: bool,
+        since: int,
+        collection: str | None = None,
+        name: str | None = None,
     ) -> Request:
         params: dict[str, str] = {"since": str(since)}
         if method:
@@ -141,6 +225,10 @@ class _Requests:
             params["workspace"] = workspace
         if writes_only:
             params["writes_only"] = "true"
+        if collection:
+            params["collection"] = collection
+        if name:
+            params["name"] = name
         return "GET", "/_sim/calls", {"params": params}
 
     def reset_calls(self) -> Request:
@@ -268,12 +356,18 @@ class SimulatorAdmin:
         self._do(self._r.delete_agent(name, workspace))
 
     def fail_next_deployment(
-        self, name: str, *, workspace: str | None = None, count: int | None = 1, message: str | None = None
+        self,
+        name: str,
+        *,
+        workspace: str | None = None,
+        count: int | None = 1,
+        message: str | None = None,
+        collection: str = "agents",
     ) -> None:
-        self._do(self._r.fail_next(name, workspace, count, message))
+        self._do(self._r.fail_next(name, workspace, count, message, collection))
 
-    def clear_fail(self, name: str, *, workspace: str | None = None) -> None:
-        self._do(self._r.clear_fail(name, workspace))
+    def clear_fail(self, name: str, *, workspace: str | None = None, collection: str = "agents") -> None:
+        self._do(self._r.clear_fail(name, workspace, collection))
 
     def fail_agent_now(
         self, name: str, *, workspace: str | None = None, message: str | None = None
@@ -288,8 +382,89 @@ class SimulatorAdmin:
         workspace: str | None = None,
         writes_only: bool = False,
         since: int = 0,
+        collection: str | None = None,
+        name: str | None = None,
     ) -> list[dict[str, Any]]:
-        return list(self._do(self._r.calls(method, agent, workspace, writes_only, since))["calls"])
+        request = self._r.calls(method, agent, workspace, writes_only, since, collection, name)
+        return list(self._do(request)["calls"])
+
+    # ---- any collection (``collection`` is its path below /v0: "functions", "integrations/connections")
+
+    def objects(self, collection: str, workspace: str | None = None) -> list[dict[str, Any]]:
+        """Every object of the collection, unmasked, oldest first."""
+        return list(self._do(self._r.objects(collection, workspace))["items"])
+
+    def object(self, collection: str, name: str, workspace: str | None = None) -> dict[str, Any] | None:
+        """The object, unmasked, or None."""
+        try:
+            return dict(self._do(self._r.object(collection, name, workspace)))
+        except AdminError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def seed_object(
+        self,
+        collection: str,
+        body: Mapping[str, Any],
+        *,
+        workspace: str | None = None,
+        settled: bool = True,
+        created_by: str | None = None,
+    ) -> dict[str, Any]:
+        return dict(self._do(self._r.seed_object(collection, body, workspace, settled, created_by)))
+
+    def edit_object(
+        self,
+        collection: str,
+        name: str,
+        patch: Mapping[str, Any],
+        *,
+        workspace: str | None = None,
+        redeploy: bool = True,
+        updated_by: str | None = None,
+    ) -> dict[str, Any]:
+        return dict(self._do(self._r.edit_object(collection, name, patch, workspace, redeploy, updated_by)))
+
+    def delete_object(self, collection: str, name: str, *, workspace: str | None = None) -> None:
+        self._do(self._r.delete_object(collection, name, workspace))
+
+    def fail_now(
+        self, collection: str, name: str, *, workspace: str | None = None, message: str | None = None
+    ) -> dict[str, Any]:
+        return dict(self._do(self._r.fail_now(name, workspace, message, collection)))
+
+    def fault_rules(self) -> list[dict[str, Any]]:
+        return list(self._do(self._r.fault_rules())["rules"])
+
+    def set_fault_rules(self, rules: list[FaultConfig | Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return list(self._do(self._r.set_fault_rules(rules))["rules"])
+
+    def add_fault_rule(
+        self, rule: FaultConfig | Mapping[str, Any] | None = None, **fields: Any
+    ) -> list[dict[str, Any]]:
+        return list(self._do(self._r.add_fault_rule(rule, fields))["rules"])
+
+    def clear_fault_rules(self) -> None:
+        self._do(self._r.clear_fault_rules())
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self._do(self._r.settings()))
+
+    def set_settings(
+        self,
+        *,
+        put_semantics: str | None = _UNSET,
+        require_workspace: bool | None = _UNSET,
+        admin_keys: list[str] | None = _UNSET,
+    ) -> dict[str, Any]:
+        """Change what is given (``admin_keys=None``: every key is an admin again)."""
+        changes = {
+            "put_semantics": put_semantics,
+            "require_workspace": require_workspace,
+            "admin_keys": admin_keys,
+        }
+        return dict(self._do(self._r.set_settings(changes)))
 
     def reset_calls(self) -> None:
         self._do(self._r.reset_calls())
@@ -405,12 +580,20 @@ class AsyncSimulatorAdmin:
         await self._do(self._r.delete_agent(name, workspace))
 
     async def fail_next_deployment(
-        self, name: str, *, workspace: str | None = None, count: int | None = 1, message: str | None = None
+        self,
+        name: str,
+        *,
+        workspace: str | None = None,
+        count: int | None = 1,
+        message: str | None = None,
+        collection: str = "agents",
     ) -> None:
-        await self._do(self._r.fail_next(name, workspace, count, message))
+        await self._do(self._r.fail_next(name, workspace, count, message, collection))
 
-    async def clear_fail(self, name: str, *, workspace: str | None = None) -> None:
-        await self._do(self._r.clear_fail(name, workspace))
+    async def clear_fail(
+        self, name: str, *, workspace: str | None = None, collection: str = "agents"
+    ) -> None:
+        await self._do(self._r.clear_fail(name, workspace, collection))
 
     async def fail_agent_now(
         self, name: str, *, workspace: str | None = None, message: str | None = None
@@ -425,8 +608,91 @@ class AsyncSimulatorAdmin:
         workspace: str | None = None,
         writes_only: bool = False,
         since: int = 0,
+        collection: str | None = None,
+        name: str | None = None,
     ) -> list[dict[str, Any]]:
-        return list((await self._do(self._r.calls(method, agent, workspace, writes_only, since)))["calls"])
+        request = self._r.calls(method, agent, workspace, writes_only, since, collection, name)
+        return list((await self._do(request))["calls"])
+
+    # ---- any collection (``collection`` is its path below /v0: "functions", "integrations/connections")
+
+    async def objects(self, collection: str, workspace: str | None = None) -> list[dict[str, Any]]:
+        """Every object of the collection, unmasked, oldest first."""
+        return list((await self._do(self._r.objects(collection, workspace)))["items"])
+
+    async def object(self, collection: str, name: str, workspace: str | None = None) -> dict[str, Any] | None:
+        """The object, unmasked, or None."""
+        try:
+            return dict(await self._do(self._r.object(collection, name, workspace)))
+        except AdminError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def seed_object(
+        self,
+        collection: str,
+        body: Mapping[str, Any],
+        *,
+        workspace: str | None = None,
+        settled: bool = True,
+        created_by: str | None = None,
+    ) -> dict[str, Any]:
+        return dict(await self._do(self._r.seed_object(collection, body, workspace, settled, created_by)))
+
+    async def edit_object(
+        self,
+        collection: str,
+        name: str,
+        patch: Mapping[str, Any],
+        *,
+        workspace: str | None = None,
+        redeploy: bool = True,
+        updated_by: str | None = None,
+    ) -> dict[str, Any]:
+        return dict(
+            await self._do(self._r.edit_object(collection, name, patch, workspace, redeploy, updated_by))
+        )
+
+    async def delete_object(self, collection: str, name: str, *, workspace: str | None = None) -> None:
+        await self._do(self._r.delete_object(collection, name, workspace))
+
+    async def fail_now(
+        self, collection: str, name: str, *, workspace: str | None = None, message: str | None = None
+    ) -> dict[str, Any]:
+        return dict(await self._do(self._r.fail_now(name, workspace, message, collection)))
+
+    async def fault_rules(self) -> list[dict[str, Any]]:
+        return list((await self._do(self._r.fault_rules()))["rules"])
+
+    async def set_fault_rules(self, rules: list[FaultConfig | Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return list((await self._do(self._r.set_fault_rules(rules)))["rules"])
+
+    async def add_fault_rule(
+        self, rule: FaultConfig | Mapping[str, Any] | None = None, **fields: Any
+    ) -> list[dict[str, Any]]:
+        return list((await self._do(self._r.add_fault_rule(rule, fields)))["rules"])
+
+    async def clear_fault_rules(self) -> None:
+        await self._do(self._r.clear_fault_rules())
+
+    async def settings(self) -> dict[str, Any]:
+        return dict(await self._do(self._r.settings()))
+
+    async def set_settings(
+        self,
+        *,
+        put_semantics: str | None = _UNSET,
+        require_workspace: bool | None = _UNSET,
+        admin_keys: list[str] | None = _UNSET,
+    ) -> dict[str, Any]:
+        """Change what is given (``admin_keys=None``: every key is an admin again)."""
+        changes = {
+            "put_semantics": put_semantics,
+            "require_workspace": require_workspace,
+            "admin_keys": admin_keys,
+        }
+        return dict(await self._do(self._r.set_settings(changes)))
 
     async def reset_calls(self) -> None:
         await self._do(self._r.reset_calls())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -12,12 +13,15 @@ from pathlib import Path
 from typing import TextIO
 
 from .config import (
+    ALL_FAULT_KINDS,
     DEFAULT_API_KEY,
     DEFAULT_WORKSPACE,
     FAULT_KINDS,
     FAULT_PHASES,
+    PUT_SEMANTICS,
     FaultConfig,
     SimulatorConfig,
+    fault_rules_from_json,
 )
 from .server import BlaxelSimulator
 
@@ -34,10 +38,23 @@ def _api_key(value: str) -> tuple[str, list[str]]:
 
 def _kinds(value: str) -> tuple[str, ...]:
     kinds = tuple(kind.strip().lower() for kind in value.split(",") if kind.strip())
-    unknown = [kind for kind in kinds if kind not in FAULT_KINDS]
+    unknown = [kind for kind in kinds if kind not in ALL_FAULT_KINDS]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown fault kinds {unknown}; known: {','.join(FAULT_KINDS)}")
+        raise argparse.ArgumentTypeError(f"unknown fault kinds {unknown}; known: {','.join(ALL_FAULT_KINDS)}")
     return kinds
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _fault_rules(value: str) -> list[FaultConfig]:
+    try:
+        return fault_rules_from_json(json.loads(Path(value).read_text()))
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {value}: {error.strerror}") from None
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value}: {error}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_kinds,
         default=FAULT_KINDS,
         metavar="K1,K2",
-        help=f"fault kinds to draw from (default: {','.join(FAULT_KINDS)})",
+        help=f"fault kinds to draw from (default: {','.join(FAULT_KINDS)}; also hostile answers: "
+        f"{','.join(k for k in ALL_FAULT_KINDS if k not in FAULT_KINDS)})",
     )
     parser.add_argument(
         "--fault-phase",
@@ -98,6 +116,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="M1,M2",
         help="only these HTTP methods get faults (e.g. PUT,POST)",
+    )
+    parser.add_argument(
+        "--fault-collections",
+        type=_csv,
+        default=None,
+        metavar="C1,C2",
+        help="only calls on these collections get faults (e.g. functions,integrations/connections)",
+    )
+    parser.add_argument(
+        "--fault-names",
+        type=_csv,
+        default=None,
+        metavar="PATTERN,...",
+        help="only calls on objects whose name matches one of these glob patterns get faults (e.g. 'hostile-*')",
+    )
+    parser.add_argument(
+        "--fault-max-count",
+        type=int,
+        default=None,
+        help="stop injecting faults after this many (default: no limit)",
+    )
+    parser.add_argument(
+        "--fault-delay-seconds", type=float, default=5.0, help="how late a 'slow' answer comes (default: 5)"
+    )
+    parser.add_argument(
+        "--fault-rules",
+        type=_fault_rules,
+        default=None,
+        metavar="FILE.json",
+        help="more fault rules (a JSON list of fault configs, as PUT /_sim/fault-rules takes), tried first",
     )
     parser.add_argument(
         "--retry-after", type=int, default=1, help="Retry-After seconds on 429/503 faults (-1: none)"
@@ -113,6 +161,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate-limit", type=float, default=None, help="token bucket: requests/second per API key"
     )
     parser.add_argument("--rate-limit-burst", type=int, default=20, help="token bucket size (default: 20)")
+    parser.add_argument(
+        "--put-semantics",
+        choices=PUT_SEMANTICS,
+        default="replace",
+        help="a PUT replaces spec and metadata, or deep-merges into them (fields absent keep their value)",
+    )
+    parser.add_argument(
+        "--admin-key",
+        dest="admin_keys",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="an API key with the workspace admin role (may read secrets with show_secrets=true); "
+        "repeatable; when none is given every key is an admin",
+    )
+    parser.add_argument(
+        "--require-workspace",
+        action="store_true",
+        help="refuse (400) API calls without X-Blaxel-Workspace (or ?workspace=), as Blaxel's SDKs never make them",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (ids, faults, jitter)")
     parser.add_argument(
         "--url-file", type=Path, default=None, help="write the API base URL to this file when ready"
@@ -135,6 +203,10 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         retry_after_ms=args.retry_after_ms,
         timeout_seconds=args.timeout_seconds,
         methods=methods,
+        collections=args.fault_collections,
+        names=args.fault_names,
+        max_count=args.fault_max_count,
+        delay_seconds=args.fault_delay_seconds,
     )
     return SimulatorConfig(
         api_keys=api_keys,
@@ -149,6 +221,10 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         rate_limit=args.rate_limit,
         rate_limit_burst=args.rate_limit_burst,
         seed=args.seed,
+        fault_rules=list(args.fault_rules or []),
+        put_semantics=args.put_semantics,
+        admin_keys=tuple(args.admin_keys) if args.admin_keys else None,
+        require_workspace=args.require_workspace,
     )
 
 
@@ -165,6 +241,14 @@ def banner(sim: BlaxelSimulator, out: TextIO) -> None:
     faults = config.faults
     if faults.rate > 0:
         print(f"  faults: rate {faults.rate} kinds {','.join(faults.kinds)} phase {faults.phase}", file=out)
+    if config.fault_rules:
+        print(f"  fault rules: {len(config.fault_rules)}", file=out)
+    if config.put_semantics != "replace":
+        print(f"  PUT semantics: {config.put_semantics}", file=out)
+    if config.admin_keys is not None:
+        print(f"  workspace admins: {len(config.admin_keys)} of the keys", file=out)
+    if config.require_workspace:
+        print("  calls without X-Blaxel-Workspace are refused", file=out)
     out.flush()
 
 
@@ -217,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m blaxel_operator.simulator",
-        description="A local simulator of Blaxel's control-plane API (agents), for trying manifests offline.",
+        description="A local simulator of Blaxel's control-plane API, for trying manifests offline.",
     )
     add_arguments(parser)
     args = parser.parse_args(argv)

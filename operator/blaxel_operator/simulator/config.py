@@ -7,8 +7,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Fault kinds that :class:`FaultConfig` can inject.
+from .catalog import ALIASES, COLLECTIONS
+
+#: Fault kinds that :class:`FaultConfig` injects by default: error answers and broken connections.
 FAULT_KINDS: tuple[str, ...] = ("500", "502", "503", "429", "timeout", "reset")
+#: Hostile answers: the call is served, but its answer is not what the description promises.
+#: ``non_json`` (an HTML page instead of JSON), ``wrong_status_type`` (``status: 3``),
+#: ``wrong_metadata_type`` (``metadata: "x"``), ``missing_metadata`` (no ``metadata``),
+#: ``unknown_status`` (a status string nobody knows), ``huge_body`` (``huge_bytes`` of padding in
+#: ``events``), ``patch`` (``body_patch`` merged into every object answered) and ``slow`` (the answer
+#: comes ``delay_seconds`` late).
+HOSTILE_KINDS: tuple[str, ...] = (
+    "non_json",
+    "wrong_status_type",
+    "wrong_metadata_type",
+    "missing_metadata",
+    "unknown_status",
+    "huge_body",
+    "patch",
+    "slow",
+)
+ALL_FAULT_KINDS: tuple[str, ...] = FAULT_KINDS + HOSTILE_KINDS
+#: What ``unknown_status`` answers as the status.
+UNKNOWN_STATUS = "SIMULATED_UNKNOWN_STATUS"
+#: How a PUT combines with the stored object: ``replace`` spec and metadata (Blaxel's documented
+#: "updates ... configuration"), or ``merge`` the body into them (fields absent keep their value).
+PUT_SEMANTICS: tuple[str, ...] = ("replace", "merge")
 #: When a fault is injected relative to the request's effect.
 FAULT_PHASES: tuple[str, ...] = ("before", "after", "random")
 #: Error body shapes for 429/502/503 faults: the API's ``{error, code, message}``, the edge's
@@ -34,8 +58,15 @@ class FaultConfig:
     Each API call draws once: with probability ``rate`` it gets a fault of one of ``kinds``
     (chosen uniformly). ``phase`` says whether the fault replaces the call before it takes
     effect (``before``: nothing happened) or after (``after``: the write happened but the client
-    sees an error), or either at random. ``methods``/``agents`` restrict which calls are eligible
-    and ``max_count`` stops injecting after that many faults (``None``: unlimited).
+    sees an error), or either at random. ``methods``/``agents`` restrict which calls are eligible,
+    as do ``collections`` (``functions``, ``integrations/connections``...) and ``names`` (glob
+    patterns of object names, ``fn-*``); ``max_count`` stops injecting after that many faults
+    (``None``: unlimited).
+
+    Hostile answers (:data:`HOSTILE_KINDS`) serve the call and then spoil the answer; they always
+    act after the call took effect, except ``slow`` and ``non_json`` which follow ``phase`` (a
+    ``slow`` call "before" is served only if the client is still there after the delay). An answer
+    that has no object to spoil (an error, a 404) is left alone and does not count.
     """
 
     rate: float = 0.0
@@ -51,21 +82,35 @@ class FaultConfig:
     agents: tuple[str, ...] | None = None
     max_count: int | None = None
     error_shape: str = "mixed"
+    #: Only calls on these collections (paths below /v0, e.g. ``functions``); None: all.
+    collections: tuple[str, ...] | None = None
+    #: Only calls on objects whose name matches one of these glob patterns; None: all.
+    names: tuple[str, ...] | None = None
+    #: How late a ``slow`` answer comes.
+    delay_seconds: float = 5.0
+    #: How big a ``huge_body`` answer is (bytes of padding).
+    huge_bytes: int = 5 * 1024 * 1024
+    #: The JSON merge patch a ``patch`` answer applies to every object it carries.
+    body_patch: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.kinds = tuple(str(kind).strip().lower() for kind in self.kinds)
         if self.methods is not None:
             self.methods = tuple(method.upper() for method in self.methods)
-        if self.agents is not None:
-            self.agents = tuple(self.agents)
+        for name in ("agents", "collections", "names"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, tuple(value))
+        if self.collections is not None:
+            self.collections = tuple(_collection_path(c) for c in self.collections)
         self.validate()
 
     def validate(self) -> None:
         if not 0.0 <= float(self.rate) <= 1.0:
             raise ValueError(f"fault rate must be within 0..1, got {self.rate!r}")
-        unknown = [kind for kind in self.kinds if kind not in FAULT_KINDS]
+        unknown = [kind for kind in self.kinds if kind not in ALL_FAULT_KINDS]
         if unknown:
-            raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(FAULT_KINDS)}")
+            raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(ALL_FAULT_KINDS)}")
         if self.rate > 0 and not self.kinds:
             raise ValueError("fault kinds must not be empty when the fault rate is above 0")
         if self.phase not in FAULT_PHASES:
@@ -82,10 +127,24 @@ class FaultConfig:
             raise ValueError("retry_after_ms must not be negative")
         if self.max_count is not None and self.max_count < 0:
             raise ValueError("max_count must not be negative")
+        if self.delay_seconds < 0:
+            raise ValueError("delay_seconds must not be negative")
+        if self.huge_bytes < 0:
+            raise ValueError("huge_bytes must not be negative")
+        if self.body_patch is not None and not isinstance(self.body_patch, dict):
+            raise ValueError("body_patch must be a JSON object (a merge patch)")
+        if "patch" in self.kinds and self.body_patch is None:
+            raise ValueError("the 'patch' fault kind needs a body_patch")
+        if self.collections is not None:
+            unknown_collections = [c for c in self.collections if c not in COLLECTIONS]
+            if unknown_collections:
+                raise ValueError(
+                    f"unknown collections {unknown_collections}; known: {', '.join(COLLECTIONS)}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        for key in ("kinds", "methods", "agents"):
+        for key in _LIST_FIELDS:
             if data[key] is not None:
                 data[key] = list(data[key])
         return data
@@ -98,13 +157,30 @@ class FaultConfig:
         if unknown:
             raise ValueError(f"unknown fault config fields: {', '.join(unknown)}")
         kwargs: dict[str, Any] = dict(data)
-        for key in ("kinds", "methods", "agents"):
+        for key in _LIST_FIELDS:
             value = kwargs.get(key)
             if isinstance(value, str):
                 kwargs[key] = tuple(part for part in value.split(",") if part)
             elif value is not None and key in kwargs:
                 kwargs[key] = tuple(value)
         return cls(**kwargs)
+
+
+def _collection_path(name: str) -> str:
+    name = name.strip().strip("/")
+    return ALIASES.get(name, name)
+
+
+_LIST_FIELDS = ("kinds", "methods", "agents", "collections", "names")
+
+
+def fault_rules_from_json(data: Any) -> list[FaultConfig]:
+    """A list of fault rules from JSON (a list of :meth:`FaultConfig.to_dict` objects)."""
+    if isinstance(data, Mapping):
+        data = [data]
+    if not isinstance(data, list) or not all(isinstance(item, Mapping) for item in data):
+        raise ValueError("fault rules must be a JSON object or a list of them")
+    return [FaultConfig.from_dict(item) for item in data]
 
 
 @dataclass
@@ -128,6 +204,9 @@ class SimulatorConfig:
     latency: float = 0.0
     latency_jitter: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
+    #: More fault rules, each with its own filters and count, tried in order before ``faults``
+    #: (so that different objects can get different hostile answers at the same time).
+    fault_rules: list[FaultConfig] = field(default_factory=list)
     #: Token-bucket rate limit per API key in requests/second (None: no limit) -> 429.
     rate_limit: float | None = None
     rate_limit_burst: int = 20
@@ -143,6 +222,14 @@ class SimulatorConfig:
     max_calls: int = 100_000
     max_revisions: int = 20
     max_events: int = 100
+    #: ``replace``: a PUT replaces metadata and spec; ``merge``: it deep-merges into them.
+    put_semantics: str = "replace"
+    #: Keys with the workspace admin role (``GET ...?show_secrets=true``; others get 403).
+    #: None: every key is a workspace admin.
+    admin_keys: tuple[str, ...] | None = None
+    #: Refuse (400) ``/v0`` calls that name no workspace (no ``X-Blaxel-Workspace``, no
+    #: ``?workspace=``), as Blaxel's SDKs never make them; off: the key's first workspace is used.
+    require_workspace: bool = False
 
     def __post_init__(self) -> None:
         if not self.api_keys:
@@ -157,6 +244,19 @@ class SimulatorConfig:
             raise ValueError("rate_limit must be positive (or None for no limit)")
         if self.rate_limit_burst < 1:
             raise ValueError("rate_limit_burst must be at least 1")
+        if self.put_semantics not in PUT_SEMANTICS:
+            raise ValueError(
+                f"put_semantics must be one of {', '.join(PUT_SEMANTICS)}, got {self.put_semantics!r}"
+            )
+        if self.admin_keys is not None:
+            self.admin_keys = tuple(self.admin_keys)
+            unknown = [key for key in self.admin_keys if key not in self.api_keys]
+            if unknown:
+                raise ValueError(f"{len(unknown)} admin key(s) are not among the API keys")
+
+    def is_admin(self, api_key: str) -> bool:
+        """Whether ``api_key`` has the workspace admin role."""
+        return self.admin_keys is None or api_key in self.admin_keys
 
     @property
     def default_api_key(self) -> str:

@@ -1,10 +1,12 @@
-"""The aiohttp server: Blaxel's ``/v0`` agents API, fault injection, call log, ``/_sim/`` admin."""
+"""The aiohttp server: Blaxel's ``/v0`` API over the collection table, faults, call log, ``/_sim/`` admin."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 import dataclasses
+import fnmatch
+import hashlib
 import json
 import logging
 import math
@@ -12,7 +14,7 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from types import TracebackType
@@ -20,21 +22,22 @@ from typing import Any
 
 from aiohttp import web
 
-from .config import PAGINATED_VERSION, FaultConfig, SimulatorConfig
+from . import hostile
+from .admin_routes import DEFAULT_OUT_OF_BAND_ACTOR, add_admin_routes
+from .catalog import AGENTS, POLICIES, VOLUMES, Collection, match_path
+from .catalog import collection as lookup
+from .config import PAGINATED_VERSION, PUT_SEMANTICS, FaultConfig, SimulatorConfig
 from .errors import ApiError
-from .state import AgentRecord, Clock, SimulatorState, actor_of_key, rfc3339
+from .httputil import error_answer, json_answer, parse_bool, read_json
+from .state import Clock, ObjectRecord, SimulatorState, actor_of_key, rfc3339
 
 logger = logging.getLogger("blaxel_operator.simulator")
 
 API_PREFIX = "/v0"
-ADMIN_PREFIX = "/_sim"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-DEFAULT_OUT_OF_BAND_ACTOR = "user:console@sim"
 _VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TRUE = frozenset({"1", "t", "true"})
-_FALSE = frozenset({"0", "f", "false"})
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CollectionName = str | Collection
 
 
 @dataclass
@@ -46,11 +49,13 @@ class CallRecord:
     method: str
     path: str
     query: str
+    #: the agent's name, for calls on ``/agents`` (see ``collection`` and ``name`` for the others)
     agent: str | None
     workspace: str | None
     #: HTTP status answered; None while in flight, 0 when the connection was dropped without one.
     status: int | None = None
-    #: Injected fault kind ("500", "502", "503", "429", "timeout", "reset", "rate_limit") or None.
+    #: Injected fault kind ("500", "502", "503", "429", "timeout", "reset", "rate_limit", or one of
+    #: the hostile answers such as "non_json") or None.
     fault: str | None = None
     #: "before" (nothing happened) or "after" (the call took effect) for injected faults.
     fault_phase: str | None = None
@@ -61,6 +66,12 @@ class CallRecord:
     effective_status: int | None = None
     #: The X-Blaxel-Workspace header as sent (``workspace`` is the one the call ran in).
     workspace_header: str | None = None
+    #: the collection called (``agents``, ``integrations/connections``), None for other paths
+    collection: str | None = None
+    #: the object's name (from the path, or from the body of a POST)
+    name: str | None = None
+    #: whether the call named its workspace (``X-Blaxel-Workspace`` or ``?workspace=``)
+    workspace_given: bool = False
 
     @property
     def is_write(self) -> bool:
@@ -70,42 +81,6 @@ class CallRecord:
         data = dataclasses.asdict(self)
         data["at"] = rfc3339(self.time)
         return data
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        text=json.dumps(data, separators=(",", ":")),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-def _error(error: ApiError) -> web.Response:
-    return _json(error.body(), error.status)
-
-
-def _parse_bool(value: str | None, name: str, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ApiError(400, "bad_request", f"{name}: must be a boolean, got {value!r}")
-
-
-async def _read_json(request: web.Request, *, required: bool = True) -> Any:
-    raw = await request.read()
-    if not raw.strip():
-        if required:
-            raise ApiError(400, "bad_request", "request body is required")
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
 
 
 async def _peek_name(request: web.Request) -> str | None:
@@ -118,6 +93,16 @@ async def _peek_name(request: web.Request) -> str | None:
     return name if isinstance(name, str) else None
 
 
+@dataclass
+class _Drawn:
+    """A fault drawn for a call: which rule (index into the rules, -1: the main config) and what."""
+
+    rule: int
+    faults: FaultConfig
+    kind: str
+    phase: str
+
+
 class BlaxelSimulator:
     """A Blaxel control-plane API simulator on a loopback port.
 
@@ -125,7 +110,8 @@ class BlaxelSimulator:
     ...     client = httpx.AsyncClient(base_url=sim.url, headers={"Authorization": "Bearer sim-key"})
 
     All out-of-band methods take ``workspace=None`` meaning the default workspace (the first
-    workspace of the first API key).
+    workspace of the first API key), and a collection by its path below ``/v0`` (``functions``,
+    ``integrations/connections``; ``connections`` works too).
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -137,9 +123,11 @@ class BlaxelSimulator:
         self._calls: deque[CallRecord] = deque(maxlen=self.config.max_calls)
         self._seq = 0
         self._faults_injected = 0
+        self._rule_counts: list[int] = [0] * len(self.config.fault_rules)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
+        self._started_at = self.clock.now()
         self.root_url = ""
         self.url = ""
 
@@ -169,7 +157,7 @@ class BlaxelSimulator:
         return self.url
 
     async def stop(self) -> None:
-        """Stop listening; requests held by ``timeout`` faults are dropped."""
+        """Stop listening; requests held by ``timeout`` or ``slow`` faults are dropped."""
         self._stopping.set()
         runner, self._runner = self._runner, None
         if runner is not None:
@@ -211,7 +199,7 @@ class BlaxelSimulator:
         app.router.add_route("*", API_PREFIX, self._api)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._api)
         if self.config.admin:
-            self._add_admin_routes(app)
+            add_admin_routes(app, self)
         return app
 
     # ---------------------------------------------------------------- the API
@@ -219,26 +207,35 @@ class BlaxelSimulator:
     async def _api(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         parts = [part for part in request.match_info.get("tail", "").split("/") if part]
-        agent = parts[1] if len(parts) >= 2 and parts[0] == "agents" else None
+        matched = match_path(parts)
+        target, rest = matched if matched is not None else (None, [])
+        name = rest[0] if rest else None
         self._seq += 1
+        workspace = request.headers.get("X-Blaxel-Workspace") or request.query.get("workspace")
         call = CallRecord(
             seq=self._seq,
             time=self.clock.now(),
             method=request.method,
             path=request.path,
             query=request.query_string,
-            agent=agent,
-            workspace=request.headers.get("X-Blaxel-Workspace") or request.query.get("workspace"),
+            agent=name if target is AGENTS else None,
+            workspace=workspace,
+            collection=target.path if target is not None else None,
+            name=name,
+            workspace_given=bool(workspace),
             workspace_header=request.headers.get("X-Blaxel-Workspace"),
         )
         self._calls.append(call)
         try:
-            if agent is None and request.method == "POST" and parts == ["agents"]:
-                call.agent = await _peek_name(request)  # so the log (and fault filters) know the agent
+            if target is not None and not rest and request.method == "POST":
+                # so the log (and fault filters) know the object
+                call.name = await _peek_name(request)
+                if target is AGENTS:
+                    call.agent = call.name
             response = await self._api_call(request, parts, call)
         except Exception:
             logger.exception("simulator error on %s %s", request.method, request.path)
-            response = _error(ApiError(500, "internal_error", "unexpected simulator error"))
+            response = error_answer(ApiError(500, "internal_error", "unexpected simulator error"))
         if call.status is None:
             call.status = response.status
         call.duration = time.monotonic() - started
@@ -261,18 +258,49 @@ class BlaxelSimulator:
                 "Retry-After-Ms": str(math.ceil(wait * 1000)),
             }
             body = ApiError(429, "rate_limited", "too many requests, slow down").body()
-            return _json(body, 429, headers)
-        drawn = self._draw_fault(request.method, call.agent)
-        if drawn is not None and drawn[1] == "before":
-            return await self._inject(request, call, *drawn)
+            return json_answer(body, 429, headers)
+        drawn = self._draw_fault(call)
+        if drawn is not None and drawn.kind in hostile.OBJECT_KINDS:
+            return await self._serve_spoilt(request, parts, call, drawn)
+        if drawn is not None and drawn.phase == "before":
+            if drawn.kind != "slow":
+                return await self._inject(request, call, drawn)
+            self._mark(call, drawn)
+            await self._hold(drawn.faults.delay_seconds)
+            if request.transport is None or request.transport.is_closing():
+                # the client gave up (or the simulator stops) before the call was served: dropped
+                call.status = 0
+                return web.Response(status=504)
         try:
             response = await self._route(request, parts, call)
         except ApiError as error:
-            response = _error(error)
-        if drawn is not None:
+            response = error_answer(error)
+        if drawn is not None and drawn.phase == "after":
             call.effective_status = response.status
-            return await self._inject(request, call, *drawn)
+            if drawn.kind == "slow":
+                self._mark(call, drawn)
+                await self._hold(drawn.faults.delay_seconds)
+                return response
+            return await self._inject(request, call, drawn)
         return response
+
+    async def _serve_spoilt(
+        self, request: web.Request, parts: list[str], call: CallRecord, drawn: _Drawn
+    ) -> web.StreamResponse:
+        """Serve the call, then spoil the objects of its answer (left alone when it has none)."""
+        try:
+            response = await self._route(request, parts, call)
+        except ApiError as error:
+            response = error_answer(error)
+        spoilt = None
+        if isinstance(response, web.Response) and response.status < 400 and response.text:
+            spoilt = hostile.spoil(drawn.kind, json.loads(response.text), drawn.faults)
+        if spoilt is None:
+            self._undraw(drawn)  # nothing to spoil: this call does not count
+            return response
+        self._mark(call, dataclasses.replace(drawn, phase="after"))
+        call.effective_status = response.status
+        return json_answer(spoilt, response.status)
 
     def _bearer(self, request: web.Request) -> str | None:
         for header in ("X-Blaxel-Authorization", "Authorization"):
@@ -289,48 +317,128 @@ class BlaxelSimulator:
         if key is None or key not in self.config.api_keys:
             raise ApiError(401, "unauthorized", "missing or invalid API key")
         allowed = self.config.api_keys[key]
-        if parts == ["workspaces"] and request.method == "GET":  # ListWorkspaces: the key's, no workspace
+        if parts and parts[0] == "workspaces":
             call.api_version = self._api_version(request)
-            return _json([{"name": name, "displayName": name, "status": "ready"} for name in allowed])
-        workspace = request.headers.get("X-Blaxel-Workspace") or request.query.get("workspace") or allowed[0]
+            return self._route_workspaces(request, parts[1:], allowed)
+        named = request.headers.get("X-Blaxel-Workspace") or request.query.get("workspace")
+        if not named and self.config.require_workspace:
+            raise ApiError(
+                400,
+                "workspace_required",
+                "no workspace given: send the X-Blaxel-Workspace header (or ?workspace=NAME)",
+            )
+        workspace = named or allowed[0]
         call.workspace = workspace
         if workspace not in allowed:
             raise ApiError(403, "forbidden", f"the API key has no access to workspace {workspace!r}")
         version = self._api_version(request)
         call.api_version = version
-        actor = actor_of_key(key)
-        method = request.method
-        state = self.state
-        if (
-            not parts
-            or parts[0] != "agents"
-            or len(parts) > 3
-            or (len(parts) == 3 and parts[2] != "revisions")
-        ):
-            raise ApiError(404, "not_found", f"no route for {method} {request.path}")
-        if len(parts) == 1:
+        matched = match_path(parts)
+        if matched is None:
+            raise ApiError(404, "not_found", f"no route for {request.method} {request.path}")
+        target, rest = matched
+        return await self._route_collection(request, target, rest, workspace, key, version)
+
+    async def _route_collection(
+        self,
+        request: web.Request,
+        target: Collection,
+        rest: list[str],
+        workspace: str,
+        key: str,
+        version: str,
+    ) -> web.StreamResponse:
+        method, state, actor = request.method, self.state, actor_of_key(key)
+        if not rest:
             if method == "GET":
-                result = state.list_agents(workspace, request.query, paginated=version >= PAGINATED_VERSION)
-                items = [state.render(record) for record in result.records]
-                return _json(items if result.meta is None else {"data": items, "meta": result.meta})
+                paginated = target.paginated and version >= PAGINATED_VERSION
+                result = state.list_objects(target, workspace, request.query, paginated=paginated)
+                items = state.render_list(target, result.records, paginated=paginated)
+                return json_answer(items if result.meta is None else {"data": items, "meta": result.meta})
             if method == "POST":
-                record = state.create(workspace, await _read_json(request), actor)
-                return _json(state.render(record))
-            raise ApiError(405, "method_not_allowed", f"{method} is not allowed on {request.path}")
-        name = parts[1]
-        if len(parts) == 3:
-            if method != "GET":
-                raise ApiError(405, "method_not_allowed", f"{method} is not allowed on {request.path}")
-            return _json(state.revisions(state.get(workspace, name)))
-        if method == "GET":
-            show = _parse_bool(request.query.get("show_secrets"), "show_secrets")
-            return _json(state.render(state.get(workspace, name), show_secrets=show))
-        if method == "PUT":
-            record = state.update(workspace, name, await _read_json(request), actor)
-            return _json(state.render(record))
-        if method == "DELETE":
-            return _json(state.render(state.delete(workspace, name, actor)))
-        raise ApiError(405, "method_not_allowed", f"{method} is not allowed on {request.path}")
+                record = state.create(target, workspace, await read_json(request), actor)
+                return json_answer(state.render(record))
+            raise self._not_allowed(request)
+        name = rest[0]
+        if len(rest) == 1:
+            if method == "GET":
+                show = False
+                if target.show_secrets:  # only where the description documents the parameter
+                    show = parse_bool(request.query.get("show_secrets"), "show_secrets")
+                    if show and not self.config.is_admin(key):
+                        raise ApiError(
+                            403, "forbidden", "show_secrets=true requires the workspace admin role"
+                        )
+                return json_answer(state.render(state.get(target, workspace, name), show_secrets=show))
+            if method == "PUT":
+                merge = self.config.put_semantics == "merge"
+                body = await read_json(request)
+                record = state.update(target, workspace, name, body, actor, merge=merge)
+                return json_answer(state.render(record))
+            if method == "DELETE":
+                return json_answer(state.render(state.delete(target, workspace, name, actor)))
+            raise self._not_allowed(request)
+        if len(rest) == 2:
+            sub = rest[1]
+            if target.revisions and sub == "revisions":
+                self._only_get(request)
+                return json_answer(state.revisions(state.get(target, workspace, name)))
+            if target is POLICIES and sub == "usages":
+                self._only_get(request)
+                return json_answer(state.policy_usages(workspace, name))
+            if target is VOLUMES and name == "by-external-id":
+                self._only_get(request)
+                return json_answer(state.render(state.find_by_external_id(target, workspace, sub)))
+        raise ApiError(404, "not_found", f"no route for {method} {request.path}")
+
+    def _not_allowed(self, request: web.Request) -> ApiError:
+        return ApiError(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}")
+
+    def _only_get(self, request: web.Request) -> None:
+        if request.method != "GET":
+            raise self._not_allowed(request)
+
+    def _route_workspaces(self, request: web.Request, rest: list[str], allowed: list[str]) -> web.Response:
+        """``GET /workspaces`` (the key's workspaces) and ``GET /workspaces/{name}``."""
+        if len(rest) > 1:
+            raise ApiError(404, "not_found", f"no route for {request.method} {request.path}")
+        if request.method != "GET":
+            raise ApiError(
+                405, "method_not_allowed", f"{request.method} {request.path} is not served by the simulator"
+            )
+        if not rest:
+            return json_answer([self._workspace_object(name) for name in allowed])
+        name = rest[0]
+        if name not in allowed:
+            if name in self.config.workspaces:
+                raise ApiError(403, "forbidden", f"the API key has no access to workspace {name!r}")
+            raise ApiError(404, "not_found", f"workspace {name!r} not found")
+        count = parse_bool(request.query.get("countResources"), "countResources")
+        return json_answer(self._workspace_object(name, count_resources=count))
+
+    def _workspace_object(self, name: str, *, count_resources: bool = False) -> dict[str, Any]:
+        created = rfc3339(self._started_at)
+        workspace: dict[str, Any] = {
+            "name": name,
+            "displayName": name,
+            "id": "ws-" + hashlib.sha256(name.encode()).hexdigest()[:12],
+            "accountId": "acc-simulator",
+            "region": "us-west-2",
+            "status": "ready",
+            "labels": {},
+            "runtime": {"generation": "mk3"},
+            "createdAt": created,
+            "updatedAt": created,
+            "createdBy": DEFAULT_OUT_OF_BAND_ACTOR,
+            "updatedBy": DEFAULT_OUT_OF_BAND_ACTOR,
+        }
+        if count_resources:
+            counts = self.state.counts(name)
+            # the description's names: agents, functions, ..., integrationconnections
+            workspace["resourceCounts"] = {
+                path.replace("integrations/", "integration"): n for path, n in counts.items()
+            }
+        return workspace
 
     def _api_version(self, request: web.Request) -> str:
         value = request.headers.get("Blaxel-Version")
@@ -377,49 +485,79 @@ class BlaxelSimulator:
         self._buckets[bucket] = (tokens, now)
         return (1.0 - tokens) / rate
 
-    def _draw_fault(self, method: str, agent: str | None) -> tuple[str, str] | None:
-        faults = self.config.faults
+    def _eligible(self, faults: FaultConfig, count: int, call: CallRecord) -> bool:
         if faults.rate <= 0 or not faults.kinds:
-            return None
-        if faults.methods is not None and method not in faults.methods:
-            return None
-        if faults.agents is not None and agent not in faults.agents:
-            return None
-        if faults.max_count is not None and self._faults_injected >= faults.max_count:
-            return None
-        if self.rng.random() >= faults.rate:
-            return None
-        self._faults_injected += 1
-        kind = self.rng.choice(faults.kinds)
-        phase = faults.phase if faults.phase != "random" else self.rng.choice(("before", "after"))
-        return kind, phase
+            return False
+        if faults.methods is not None and call.method not in faults.methods:
+            return False
+        if faults.agents is not None and call.agent not in faults.agents:
+            return False
+        if faults.collections is not None and call.collection not in faults.collections:
+            return False
+        if faults.names is not None and not (
+            call.name is not None and any(fnmatch.fnmatchcase(call.name, p) for p in faults.names)
+        ):
+            return False
+        return faults.max_count is None or count < faults.max_count
+
+    def _draw_fault(self, call: CallRecord) -> _Drawn | None:
+        """The fault of this call, if any: the rules in order, then the main fault config."""
+        candidates = [(index, rule) for index, rule in enumerate(self.config.fault_rules)]
+        candidates.append((-1, self.config.faults))
+        for index, faults in candidates:
+            count = self._faults_injected if index < 0 else self._rule_counts[index]
+            if not self._eligible(faults, count, call) or self.rng.random() >= faults.rate:
+                continue
+            self._count(index, +1)
+            kind = self.rng.choice(faults.kinds)
+            phase = faults.phase if faults.phase != "random" else self.rng.choice(("before", "after"))
+            return _Drawn(index, faults, kind, phase)
+        return None
+
+    def _count(self, rule: int, delta: int) -> None:
+        if rule < 0:
+            self._faults_injected += delta
+        else:
+            self._rule_counts[rule] += delta
+
+    def _undraw(self, drawn: _Drawn) -> None:
+        self._count(drawn.rule, -1)
+
+    @staticmethod
+    def _mark(call: CallRecord, drawn: _Drawn) -> None:
+        call.fault, call.fault_phase = drawn.kind, drawn.phase
+
+    async def _hold(self, seconds: float) -> bool:
+        """Wait ``seconds`` or until the simulator stops; True when it stopped."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        return self._stopping.is_set()
 
     def _edge_shape(self) -> bool:
         shape = self.config.faults.error_shape
         return shape == "edge" or (shape == "mixed" and self.rng.random() < 0.5)
 
-    async def _inject(
-        self, request: web.Request, call: CallRecord, kind: str, phase: str
-    ) -> web.StreamResponse:
-        faults = self.config.faults
-        call.fault, call.fault_phase = kind, phase
+    async def _inject(self, request: web.Request, call: CallRecord, drawn: _Drawn) -> web.StreamResponse:
+        faults, kind = drawn.faults, drawn.kind
+        self._mark(call, drawn)
         if kind == "reset":
             if request.transport is not None:
                 request.transport.abort()
             call.status = 0
             return web.Response(status=500)
         if kind == "timeout":
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=faults.timeout_seconds)
-            except TimeoutError:
-                pass
-            if self._stopping.is_set():
+            if await self._hold(faults.timeout_seconds):
                 if request.transport is not None:
                     request.transport.abort()
                 call.status = 0
                 return web.Response(status=504)
             body = {"error": {"code": "gateway_timeout", "message": "upstream timed out", "retryable": True}}
-            return _json(body, 504)
+            return json_answer(body, 504)
+        if kind == "non_json":
+            status = call.effective_status or 200
+            return web.Response(text=hostile.NON_JSON_BODY, status=status, content_type="text/html")
         status = int(kind)
         headers: dict[str, str] = {}
         if status in (429, 503):
@@ -432,8 +570,10 @@ class BlaxelSimulator:
         ]
         message = f"simulated {status} fault"
         if status != 500 and self._edge_shape():
-            return _json({"error": {"code": short, "message": message, "retryable": True}}, status, headers)
-        return _json(ApiError(status, short, message).body(), status, headers)
+            return json_answer(
+                {"error": {"code": short, "message": message, "retryable": True}}, status, headers
+            )
+        return json_answer(ApiError(status, short, message).body(), status, headers)
 
     # ---------------------------------------------------------------- out-of-band Python API
 
@@ -454,7 +594,29 @@ class BlaxelSimulator:
 
     @property
     def faults_injected(self) -> int:
+        """Faults injected under the main fault config (see :attr:`fault_rule_counts` for the rules)."""
         return self._faults_injected
+
+    def set_fault_rules(self, rules: Iterable[FaultConfig]) -> list[FaultConfig]:
+        """Replace the fault rules (tried in order before the main fault config); counts restart."""
+        self.config.fault_rules = list(rules)
+        self._rule_counts = [0] * len(self.config.fault_rules)
+        return self.config.fault_rules
+
+    def add_fault_rule(self, rule: FaultConfig | None = None, **fields: Any) -> FaultConfig:
+        """Append a rule (``add_fault_rule(rate=1, kinds=("non_json",), names=("fn-*",))``)."""
+        new = rule if rule is not None else FaultConfig(**fields)
+        self.config.fault_rules.append(new)
+        self._rule_counts.append(0)
+        return new
+
+    def clear_fault_rules(self) -> None:
+        self.set_fault_rules([])
+
+    @property
+    def fault_rule_counts(self) -> list[int]:
+        """Faults injected so far by each rule."""
+        return list(self._rule_counts)
 
     def set_latency(self, seconds: float, jitter: float = 0.0) -> None:
         if seconds < 0 or jitter < 0:
@@ -487,12 +649,94 @@ class BlaxelSimulator:
             self.config.rate_limit_burst = burst
         self._buckets.clear()
 
+    def set_put_semantics(self, semantics: str) -> None:
+        """``replace`` (a PUT replaces metadata and spec) or ``merge`` (it deep-merges into them)."""
+        if semantics not in PUT_SEMANTICS:
+            raise ValueError(f"put semantics must be one of {', '.join(PUT_SEMANTICS)}, got {semantics!r}")
+        self.config.put_semantics = semantics
+
+    def set_admin_keys(self, keys: Iterable[str] | None) -> None:
+        """Which API keys are workspace admins (None: all of them)."""
+        admin_keys = None if keys is None else tuple(keys)
+        unknown = [key for key in admin_keys or () if key not in self.config.api_keys]
+        if unknown:
+            raise ValueError(f"{len(unknown)} admin key(s) are not among the API keys")
+        self.config.admin_keys = admin_keys
+
+    def set_require_workspace(self, required: bool) -> None:
+        """Refuse (400) API calls that name no workspace."""
+        self.config.require_workspace = bool(required)
+
     def advance(self, seconds: float) -> None:
         """Move the simulated clock forward (deployments and deletions progress at once)."""
         self.clock.advance(seconds)
 
     def now(self) -> float:
         return self.clock.now()
+
+    # -- any collection
+
+    def seed_object(
+        self,
+        collection: CollectionName,
+        body: dict[str, Any],
+        *,
+        workspace: str | None = None,
+        settled: bool = True,
+        created_by: str = DEFAULT_OUT_OF_BAND_ACTOR,
+    ) -> dict[str, Any]:
+        """Create an object as someone else would (``settled``: already at its final status)."""
+        target = lookup(collection)
+        record = self.state.create(target, self._ws(workspace), body, created_by, settled=settled)
+        return self.state.render(record, show_secrets=True)
+
+    def edit_object(
+        self,
+        collection: CollectionName,
+        name: str,
+        patch: dict[str, Any],
+        *,
+        workspace: str | None = None,
+        redeploy: bool = True,
+        updated_by: str = DEFAULT_OUT_OF_BAND_ACTOR,
+    ) -> dict[str, Any]:
+        """Merge-patch ``{"metadata": {...}, "spec": {...}}`` into an object (drift); deployables redeploy.
+
+        A volume's patch may carry ``state`` (``{"state": {"attachedTo": "sandbox:x"}}``).
+        """
+        target = lookup(collection)
+        record = self.state.edit(target, self._ws(workspace), name, patch, updated_by, redeploy=redeploy)
+        return self.state.render(record, show_secrets=True)
+
+    def delete_object_now(
+        self, collection: CollectionName, name: str, *, workspace: str | None = None
+    ) -> bool:
+        """Remove an object at once, without a DELETING phase. False if there was none."""
+        return self.state.remove(lookup(collection), self._ws(workspace), name)
+
+    def get_object(
+        self, collection: CollectionName, name: str, *, workspace: str | None = None
+    ) -> dict[str, Any] | None:
+        """The object as the API would return it with every secret shown, or None."""
+        record = self.state.find(lookup(collection), self._ws(workspace), name)
+        return None if record is None else self.state.render(record, show_secrets=True)
+
+    def object_status(
+        self, collection: CollectionName, name: str, *, workspace: str | None = None
+    ) -> str | None:
+        """The object's status (None when it is gone, or its collection has no status)."""
+        record = self.state.find(lookup(collection), self._ws(workspace), name)
+        return None if record is None else record.status_at(self.clock.now())
+
+    def objects(self, collection: CollectionName, workspace: str | None = None) -> list[dict[str, Any]]:
+        """Every object of the collection in the workspace, unmasked, oldest first."""
+        records = sorted(
+            self.state.objects_of(lookup(collection), self._ws(workspace)).values(),
+            key=lambda r: (r.created_at, r.name),
+        )
+        return [self.state.render(record, show_secrets=True) for record in records]
+
+    # -- agents (the first collection; these keep their agent-only names)
 
     def seed_agent(
         self,
@@ -503,8 +747,7 @@ class BlaxelSimulator:
         created_by: str = DEFAULT_OUT_OF_BAND_ACTOR,
     ) -> dict[str, Any]:
         """Create an agent as someone else would (``settled``: already at its final status)."""
-        record = self.state.create(self._ws(workspace), agent, created_by, settled=settled)
-        return self.state.render(record, show_secrets=True)
+        return self.seed_object(AGENTS, agent, workspace=workspace, settled=settled, created_by=created_by)
 
     def edit_agent(
         self,
@@ -516,50 +759,70 @@ class BlaxelSimulator:
         updated_by: str = DEFAULT_OUT_OF_BAND_ACTOR,
     ) -> dict[str, Any]:
         """Merge-patch ``{"metadata": {...}, "spec": {...}}`` into an agent (drift), by default redeploying."""
-        record = self.state.edit(self._ws(workspace), name, patch, updated_by, redeploy=redeploy)
-        return self.state.render(record, show_secrets=True)
+        return self.edit_object(
+            AGENTS, name, patch, workspace=workspace, redeploy=redeploy, updated_by=updated_by
+        )
 
     def delete_agent_now(self, name: str, *, workspace: str | None = None) -> bool:
         """Remove an agent at once, without a DELETING phase. False if there was none."""
-        return self.state.remove(self._ws(workspace), name)
+        return self.delete_object_now(AGENTS, name, workspace=workspace)
 
     def fail_next_deployment(
-        self, name: str, *, workspace: str | None = None, count: int | None = 1, message: str | None = None
+        self,
+        name: str,
+        *,
+        workspace: str | None = None,
+        count: int | None = 1,
+        message: str | None = None,
+        collection: CollectionName = AGENTS,
     ) -> None:
-        """The agent's next ``count`` deployments (``None``: every one until cleared) end FAILED.
+        """The object's next ``count`` deployments (``None``: every one until cleared) end FAILED.
 
-        Works before the agent exists (its creation is a deployment too). ``count=0`` clears it.
+        Works before the object exists (its creation is a deployment too). ``count=0`` clears it.
         """
-        self.state.fail_next(self._ws(workspace), name, count=count, message=message)
+        target = lookup(collection)
+        self.state.fail_next(target, self._ws(workspace), name, count=count, message=message)
 
-    def clear_fail(self, name: str, *, workspace: str | None = None) -> None:
-        self.state.fail_next(self._ws(workspace), name, count=0)
+    def clear_fail(
+        self, name: str, *, workspace: str | None = None, collection: CollectionName = AGENTS
+    ) -> None:
+        self.state.fail_next(lookup(collection), self._ws(workspace), name, count=0)
+
+    def fail_now(
+        self,
+        collection: CollectionName,
+        name: str,
+        *,
+        workspace: str | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """The object's current deployment ends FAILED now (a crash of a DEPLOYED one, say)."""
+        record = self.state.fail_now(lookup(collection), self._ws(workspace), name, message=message)
+        return self.state.render(record, show_secrets=True)
 
     def fail_agent_now(
         self, name: str, *, workspace: str | None = None, message: str | None = None
     ) -> dict[str, Any]:
         """The agent's current deployment ends FAILED now (a crash of a DEPLOYED agent, say)."""
-        record = self.state.fail_now(self._ws(workspace), name, message=message)
-        return self.state.render(record, show_secrets=True)
+        return self.fail_now(AGENTS, name, workspace=workspace, message=message)
 
     def get_agent(self, name: str, *, workspace: str | None = None) -> dict[str, Any] | None:
         """The agent as the API would return it with ``show_secrets=true``, or None."""
-        record = self.state.find(self._ws(workspace), name)
-        return None if record is None else self.state.render(record, show_secrets=True)
+        return self.get_object(AGENTS, name, workspace=workspace)
 
-    def status_of(self, name: str, *, workspace: str | None = None) -> str | None:
-        record = self.state.find(self._ws(workspace), name)
-        return None if record is None else record.status_at(self.clock.now())
+    def status_of(
+        self, name: str, *, workspace: str | None = None, collection: CollectionName = AGENTS
+    ) -> str | None:
+        return self.object_status(collection, name, workspace=workspace)
 
     def agents(self, workspace: str | None = None) -> list[dict[str, Any]]:
         """Every agent of the workspace, unmasked, oldest first."""
-        records = sorted(
-            self.state.agents_of(self._ws(workspace)).values(), key=lambda r: (r.created_at, r.name)
-        )
-        return [self.state.render(record, show_secrets=True) for record in records]
+        return self.objects(AGENTS, workspace)
 
-    def records(self, workspace: str | None = None) -> list[AgentRecord]:
-        return list(self.state.agents_of(self._ws(workspace)).values())
+    def records(
+        self, workspace: str | None = None, collection: CollectionName = AGENTS
+    ) -> list[ObjectRecord]:
+        return list(self.state.objects_of(lookup(collection), self._ws(workspace)).values())
 
     async def wait_for_status(
         self,
@@ -568,19 +831,23 @@ class BlaxelSimulator:
         *,
         workspace: str | None = None,
         within: float = 10.0,
+        collection: CollectionName = AGENTS,
     ) -> str | None:
-        """Poll the simulated clock until the agent's status is one of ``statuses`` (None = gone)."""
+        """Poll the simulated clock until the object's status is one of ``statuses`` (None = gone)."""
         wanted: set[str | None] = (
             {statuses} if isinstance(statuses, str) or statuses is None else set(statuses)
         )
         deadline = time.monotonic() + within
         while True:
-            status = self.status_of(name, workspace=workspace)
+            status = self.object_status(collection, name, workspace=workspace)
             if status in wanted:
                 return status
             if time.monotonic() > deadline:
-                raise TimeoutError(f"agent {name!r} is {status!r}, not {sorted(map(str, wanted))}")
+                noun = lookup(collection).noun
+                raise TimeoutError(f"{noun} {name!r} is {status!r}, not {sorted(map(str, wanted))}")
             await asyncio.sleep(0.01)
+
+    # -- the call log
 
     def calls(
         self,
@@ -590,8 +857,11 @@ class BlaxelSimulator:
         workspace: str | None = None,
         writes_only: bool = False,
         since: int = 0,
+        collection: CollectionName | None = None,
+        name: str | None = None,
     ) -> list[CallRecord]:
         """The call log (oldest first), filtered."""
+        path = None if collection is None else lookup(collection).path
         return [
             call
             for call in self._calls
@@ -600,6 +870,8 @@ class BlaxelSimulator:
             and (agent is None or call.agent == agent)
             and (workspace is None or call.workspace == workspace)
             and (not writes_only or call.is_write)
+            and (path is None or call.collection == path)
+            and (name is None or call.name == name)
         ]
 
     @property
@@ -610,7 +882,7 @@ class BlaxelSimulator:
         self._calls.clear()
 
     def reset(self) -> None:
-        """Forget every agent, fail marker and call; restore the start config (the clock keeps going)."""
+        """Forget every object, fail marker and call; restore the start config (the clock keeps going)."""
         self.state.clear()
         self._calls.clear()
         self._buckets.clear()
@@ -618,193 +890,4 @@ class BlaxelSimulator:
         initial = copy.deepcopy(self._initial)
         for item in dataclasses.fields(SimulatorConfig):
             setattr(self.config, item.name, getattr(initial, item.name))
-
-    # ---------------------------------------------------------------- /_sim/ admin endpoints
-
-    def _add_admin_routes(self, app: web.Application) -> None:
-        routes: list[tuple[str, str, Handler]] = [
-            ("GET", "/health", self._admin_health),
-            ("GET", "/state", self._admin_state),
-            ("GET", "/faults", self._admin_faults),
-            ("PUT", "/faults", self._admin_faults),
-            ("DELETE", "/faults", self._admin_faults),
-            ("GET", "/latency", self._admin_latency),
-            ("PUT", "/latency", self._admin_latency),
-            ("GET", "/clock", self._admin_clock),
-            ("PUT", "/clock", self._admin_clock),
-            ("GET", "/rate-limit", self._admin_rate_limit),
-            ("PUT", "/rate-limit", self._admin_rate_limit),
-            ("GET", "/workspaces/{workspace}/agents", self._admin_agents),
-            ("POST", "/workspaces/{workspace}/agents", self._admin_agents),
-            ("GET", "/workspaces/{workspace}/agents/{name}", self._admin_agent),
-            ("PATCH", "/workspaces/{workspace}/agents/{name}", self._admin_agent),
-            ("DELETE", "/workspaces/{workspace}/agents/{name}", self._admin_agent),
-            ("POST", "/workspaces/{workspace}/agents/{name}/fail-next", self._admin_fail_next),
-            ("DELETE", "/workspaces/{workspace}/agents/{name}/fail-next", self._admin_fail_next),
-            ("POST", "/workspaces/{workspace}/agents/{name}/fail", self._admin_fail_now),
-            ("GET", "/calls", self._admin_calls),
-            ("DELETE", "/calls", self._admin_calls),
-            ("POST", "/reset", self._admin_reset),
-        ]
-        for method, path, handler in routes:
-            app.router.add_route(method, ADMIN_PREFIX + path, self._admin_wrap(handler))
-
-    def _admin_wrap(self, handler: Handler) -> Handler:
-        async def wrapped(request: web.Request) -> web.StreamResponse:
-            try:
-                return await handler(request)
-            except ApiError as error:
-                return _error(error)
-            except (ValueError, TypeError) as error:
-                return _error(ApiError(400, "bad_request", str(error)))
-
-        return wrapped
-
-    def _admin_workspace(self, request: web.Request) -> str:
-        workspace = request.match_info["workspace"]
-        if workspace not in self.config.workspaces:
-            raise ApiError(404, "not_found", f"unknown workspace {workspace!r}")
-        return workspace
-
-    async def _admin_object(self, request: web.Request) -> dict[str, Any]:
-        body = await _read_json(request, required=False)
-        if body is None:
-            return {}
-        if not isinstance(body, dict):
-            raise ApiError(400, "bad_request", "request body must be a JSON object")
-        return body
-
-    def _clock_info(self) -> dict[str, Any]:
-        now = self.clock.now()
-        return {
-            "now": rfc3339(now),
-            "now_epoch": now,
-            "offset": self.clock.offset,
-            "step_seconds": self.config.step_seconds,
-            "delete_seconds": self.config.delete_seconds,
-            "stale_failed_seconds": self.config.stale_failed_seconds,
-        }
-
-    async def _admin_health(self, request: web.Request) -> web.StreamResponse:
-        return _json({"ok": True, "url": self.url, "workspaces": self.config.workspaces})
-
-    async def _admin_state(self, request: web.Request) -> web.StreamResponse:
-        return _json(
-            {
-                "url": self.url,
-                "workspaces": {ws: len(self.state.agents_of(ws)) for ws in self.config.workspaces},
-                "clock": self._clock_info(),
-                "latency": {"seconds": self.config.latency, "jitter": self.config.latency_jitter},
-                "faults": self.config.faults.to_dict(),
-                "faults_injected": self._faults_injected,
-                "rate_limit": {"rate": self.config.rate_limit, "burst": self.config.rate_limit_burst},
-                "calls": len(self._calls),
-                "last_seq": self._seq,
-            }
-        )
-
-    async def _admin_faults(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "PUT":
-            self.set_faults(FaultConfig.from_dict(await self._admin_object(request)))
-        elif request.method == "DELETE":
-            self.clear_faults()
-        return _json({**self.config.faults.to_dict(), "injected": self._faults_injected})
-
-    async def _admin_latency(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "PUT":
-            body = await self._admin_object(request)
-            self.set_latency(float(body.get("seconds", 0.0)), float(body.get("jitter", 0.0)))
-        return _json({"seconds": self.config.latency, "jitter": self.config.latency_jitter})
-
-    async def _admin_clock(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "PUT":
-            body = await self._admin_object(request)
-            unknown = sorted(
-                set(body) - {"step_seconds", "delete_seconds", "stale_failed_seconds", "advance"}
-            )
-            if unknown:
-                raise ApiError(400, "bad_request", f"unknown clock fields: {', '.join(unknown)}")
-            if "step_seconds" in body:
-                self.set_step(float(body["step_seconds"]))
-            if "delete_seconds" in body:
-                self.set_delete_seconds(float(body["delete_seconds"]))
-            if "stale_failed_seconds" in body:
-                self.set_stale_failed_seconds(float(body["stale_failed_seconds"]))
-            if "advance" in body:
-                self.advance(float(body["advance"]))
-        return _json(self._clock_info())
-
-    async def _admin_rate_limit(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "PUT":
-            body = await self._admin_object(request)
-            rate = body.get("rate")
-            burst = body.get("burst")
-            self.set_rate_limit(None if rate is None else float(rate), None if burst is None else int(burst))
-        return _json({"rate": self.config.rate_limit, "burst": self.config.rate_limit_burst})
-
-    async def _admin_agents(self, request: web.Request) -> web.StreamResponse:
-        workspace = self._admin_workspace(request)
-        if request.method == "POST":
-            body = await _read_json(request)
-            settled = _parse_bool(request.query.get("settled"), "settled", default=True)
-            created_by = request.query.get("created_by") or DEFAULT_OUT_OF_BAND_ACTOR
-            return _json(self.seed_agent(body, workspace=workspace, settled=settled, created_by=created_by))
-        return _json({"agents": self.agents(workspace)})
-
-    async def _admin_agent(self, request: web.Request) -> web.StreamResponse:
-        workspace = self._admin_workspace(request)
-        name = request.match_info["name"]
-        if request.method == "DELETE":
-            if not self.delete_agent_now(name, workspace=workspace):
-                raise ApiError(404, "not_found", f"agent {name!r} not found in workspace {workspace!r}")
-            return _json({"deleted": name})
-        if request.method == "PATCH":
-            patch = await self._admin_object(request)
-            redeploy = _parse_bool(request.query.get("redeploy"), "redeploy", default=True)
-            updated_by = request.query.get("updated_by") or DEFAULT_OUT_OF_BAND_ACTOR
-            return _json(
-                self.edit_agent(name, patch, workspace=workspace, redeploy=redeploy, updated_by=updated_by)
-            )
-        agent = self.get_agent(name, workspace=workspace)
-        if agent is None:
-            raise ApiError(404, "not_found", f"agent {name!r} not found in workspace {workspace!r}")
-        return _json(agent)
-
-    async def _admin_fail_next(self, request: web.Request) -> web.StreamResponse:
-        workspace = self._admin_workspace(request)
-        name = request.match_info["name"]
-        if request.method == "DELETE":
-            self.clear_fail(name, workspace=workspace)
-            return _json({"agent": name, "count": 0})
-        body = await self._admin_object(request)
-        count = body.get("count", 1)
-        if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
-            raise ApiError(400, "bad_request", "count: must be an integer or null (every deployment)")
-        message = body.get("message")
-        self.fail_next_deployment(name, workspace=workspace, count=count, message=message)
-        return _json({"agent": name, "count": count})
-
-    async def _admin_fail_now(self, request: web.Request) -> web.StreamResponse:
-        workspace = self._admin_workspace(request)
-        body = await self._admin_object(request)
-        return _json(
-            self.fail_agent_now(request.match_info["name"], workspace=workspace, message=body.get("message"))
-        )
-
-    async def _admin_calls(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "DELETE":
-            self.reset_calls()
-            return _json({"calls": [], "last_seq": self._seq})
-        query = request.query
-        calls = self.calls(
-            method=query.get("method"),
-            agent=query.get("agent"),
-            workspace=query.get("workspace"),
-            writes_only=_parse_bool(query.get("writes_only"), "writes_only"),
-            since=int(query.get("since", "0")),
-        )
-        return _json({"calls": [call.to_dict() for call in calls], "last_seq": self._seq})
-
-    async def _admin_reset(self, request: web.Request) -> web.StreamResponse:
-        self.reset()
-        return _json({"ok": True})
+        self._rule_counts = [0] * len(self.config.fault_rules)

@@ -1,14 +1,17 @@
-"""Request validation of Agent bodies, after Blaxel's OpenAPI description (``controlplane.yml``).
+"""Request validation of the objects the simulator serves, after Blaxel's OpenAPI description.
 
-The schema below is the Agent subset of the published description, with the documented limits
-that the description only states in prose (name rules, displayName <= 63, externalId <= 64,
-trigger timeout <= 900 s). Unknown fields are rejected with a message naming them; read-only
+The schemas below transcribe the published description (``controlplane.yml``: Agent, Function,
+Model, Job, Policy, Volume, IntegrationConnection and the types they use), with the documented
+limits that the description only states in prose (name rules, displayName <= 63, externalId <= 64,
+trigger timeout <= 900 s, job diskPercent 10-95). A contract test compares them with the published
+description field by field. Unknown fields are rejected with a message naming them; read-only
 fields are dropped; JSON ``null`` counts as "not set" (as a Go server decoding into pointers does).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .errors import ApiError
@@ -128,6 +131,166 @@ AGENT: Schema = _obj(
     }
 )
 
+
+def _enum(*values: str) -> Schema:
+    return {"type": "string", "enum": values}
+
+
+def _array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def _string_map() -> Schema:
+    return {"type": "object", "additionalProperties": _STR}
+
+
+def _resource(spec: Schema, *read_only: str) -> Schema:
+    """A ``{metadata, spec, <read-only fields>}`` object (manifests may carry apiVersion and kind)."""
+    properties: dict[str, Schema] = {"metadata": METADATA, "spec": spec}
+    for name in (*read_only, "apiVersion", "kind"):
+        properties[name] = _READ_ONLY
+    return _obj(properties)
+
+
+PORT: Schema = _obj(
+    {"name": _STR, "protocol": _enum("HTTP", "TCP", "UDP", "TLS"), "target": _int()}, ("target",)
+)
+FLAVOR: Schema = _obj({"name": _STR, "type": _enum("cpu", "gpu")})
+FUNCTION_RUNTIME: Schema = _obj(
+    {
+        **RUNTIME["properties"],
+        "ports": _array(PORT),
+        "transport": _enum("websocket", "http-stream"),
+    }
+)
+FUNCTION_SPEC: Schema = _obj(
+    {
+        "enabled": _BOOL,
+        "integrationConnections": _array(_STR),
+        "policies": _array(_STR),
+        "public": _BOOL,
+        "region": _STR,
+        "revision": SPEC["properties"]["revision"],
+        "runtime": FUNCTION_RUNTIME,
+        "triggers": _array(TRIGGER),
+    }
+)
+MODEL_PROVIDERS: tuple[str, ...] = (
+    "hf_private_endpoint",
+    "hf_public_endpoint",
+    "huggingface",
+    "public_model",
+    "mcp",
+    "openai",
+    "anthropic",
+    "gemini",
+    "mistral",
+    "deepseek",
+    "cohere",
+    "cerebras",
+    "xai",
+    "vertexai",
+    "azure-openai-service",
+    "azure-ai-inference",
+    "azure-marketplace",
+    "groq",
+)
+MODEL_SPEC: Schema = _obj(
+    {
+        "enabled": _BOOL,
+        "flavors": _array(FLAVOR),
+        "integrationConnections": _array(_STR),
+        "policies": _array(_STR),
+        "runtime": _obj(
+            {
+                "endpointName": _STR,
+                "generation": _enum("mk3", "mk2"),
+                "model": _STR,
+                "organization": _STR,
+                "type": _enum(*MODEL_PROVIDERS),
+            }
+        ),
+        "sandbox": _BOOL,
+    }
+)
+JOB_VOLUME: Schema = _obj(
+    {
+        "mountPath": _STR,
+        "name": {"type": "string", "minLength": 1},
+        "readOnly": _BOOL,
+        "sizeMb": _int(1),
+        "type": _enum("ephemeral"),
+    },
+    ("name", "mountPath", "type", "sizeMb"),
+)
+JOB_SPEC: Schema = _obj(
+    {
+        "enabled": _BOOL,
+        "githubRunner": _obj({"repositories": _array(_STR)}),
+        "policies": _array(_STR),
+        "region": _STR,
+        "revision": SPEC["properties"]["revision"],
+        "runtime": _obj(
+            {
+                # "Valid range 10-95" (JobRuntime.diskPercent)
+                "diskPercent": _int(10, 95),
+                "envs": _array(ENV),
+                "generation": _enum("mk2", "mk3"),
+                "image": _STR,
+                "maxRetries": _int(0),
+                "memory": _int(1),
+                "ports": _array(PORT),
+                "timeout": _int(0),
+            }
+        ),
+        "triggers": _array(TRIGGER),
+        "volumes": _array(JOB_VOLUME),
+    }
+)
+POLICY_SPEC: Schema = _obj(
+    {
+        "flavors": _array(FLAVOR),
+        "locations": _array(_obj({"name": _STR, "type": _enum("location", "country", "continent")})),
+        "maxTokens": _obj(
+            {
+                "granularity": _STR,
+                "input": _int(),
+                "output": _int(),
+                "ratioInputOverOutput": _int(),
+                "step": _int(),
+                "total": _int(),
+            }
+        ),
+        "resourceTypes": _array(_enum("model", "function", "agent", "sandbox", "application")),
+        "sandbox": _BOOL,
+        "type": _enum("location", "flavor", "maxToken"),
+    }
+)
+VOLUME_SPEC: Schema = _obj({"region": _STR, "size": _int(1), "template": _STR})
+INTEGRATION_CONNECTION_SPEC: Schema = _obj(
+    {"config": _string_map(), "integration": _STR, "sandbox": _BOOL, "secret": _string_map()}
+)
+
+FUNCTION: Schema = _resource(FUNCTION_SPEC, "status", "events")
+MODEL: Schema = _resource(MODEL_SPEC, "status", "events")
+JOB: Schema = _resource(JOB_SPEC, "status", "events")
+# ``usage`` is not marked read-only in the description, but the listing computes it: a client's is ignored
+POLICY: Schema = _resource(POLICY_SPEC, "usage")
+VOLUME_OBJECT: Schema = _resource(VOLUME_SPEC, "status", "events", "state", "terminatedAt")
+INTEGRATION_CONNECTION: Schema = _resource(INTEGRATION_CONNECTION_SPEC)
+
+#: The request schema of each object, by the name of its schema in the description.
+SCHEMAS: dict[str, Schema] = {
+    "Agent": AGENT,
+    "Function": FUNCTION,
+    "Model": MODEL,
+    "Job": JOB,
+    "Policy": POLICY,
+    "Volume": VOLUME_OBJECT,
+    "IntegrationConnection": INTEGRATION_CONNECTION,
+}
+
+
 _TYPE_NAMES = {"string": "a string", "integer": "an integer", "boolean": "a boolean", "object": "an object"}
 
 
@@ -246,25 +409,86 @@ KNOWN_REGIONS = frozenset(
 )
 
 
-def _cross_checks(spec: dict[str, Any], errors: list[str]) -> None:
-    runtime = spec.get("runtime") or {}
+def _check_region(spec: dict[str, Any], errors: list[str]) -> None:
     region = spec.get("region")
     if isinstance(region, str) and region not in KNOWN_REGIONS:
         errors.append(f"spec.region: unknown region {region!r}; known: {', '.join(sorted(KNOWN_REGIONS))}")
+
+
+def _check_scales(runtime: dict[str, Any], errors: list[str]) -> None:
+    min_scale, max_scale = runtime.get("minScale"), runtime.get("maxScale")
+    if isinstance(min_scale, int) and isinstance(max_scale, int) and max_scale < min_scale:
+        errors.append(f"spec.runtime.maxScale: must be >= minScale ({min_scale}), got {max_scale}")
+
+
+def _check_public(spec: dict[str, Any], errors: list[str]) -> None:
+    runtime = spec.get("runtime") or {}
+    if spec.get("public") is True and runtime.get("generation") == "mk2":
+        errors.append("spec.public: only available for mk3 generation")
+
+
+def _cross_checks(spec: dict[str, Any], errors: list[str]) -> None:
+    runtime = spec.get("runtime") or {}
+    _check_region(spec, errors)
     volumes = spec.get("volumes") or []
     if volumes and not spec.get("region"):
         errors.append("spec.region: required when volumes are attached")
     for index, volume in enumerate(volumes):
         if volume.get("sizeMb") is not None and volume.get("type", "persistent") != "ephemeral":
             errors.append(f"spec.volumes[{index}].sizeMb: only allowed for ephemeral volumes")
-    if spec.get("public") is True and runtime.get("generation") == "mk2":
-        errors.append("spec.public: only available for mk3 generation")
-    min_scale, max_scale = runtime.get("minScale"), runtime.get("maxScale")
-    if isinstance(min_scale, int) and isinstance(max_scale, int) and max_scale < min_scale:
-        errors.append(f"spec.runtime.maxScale: must be >= minScale ({min_scale}), got {max_scale}")
+    _check_public(spec, errors)
+    _check_scales(runtime, errors)
 
 
-def validate_agent(body: Any, *, path_name: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+check_agent_spec = _cross_checks
+
+
+def check_function_spec(spec: dict[str, Any], errors: list[str]) -> None:
+    """FunctionSpec: a known region; ``public`` only on mk3 (as for agents); maxScale >= minScale."""
+    _check_region(spec, errors)
+    _check_public(spec, errors)
+    _check_scales(spec.get("runtime") or {}, errors)
+
+
+def check_job_spec(spec: dict[str, Any], errors: list[str]) -> None:
+    _check_region(spec, errors)
+
+
+def check_no_more(spec: dict[str, Any], errors: list[str]) -> None:
+    """Models, policies, integration connections: the schema says it all."""
+
+
+def check_volume_spec(spec: dict[str, Any], errors: list[str]) -> None:
+    """A volume is created in a region ("Volumes must be created in a specific region") with a size."""
+    _check_region(spec, errors)
+    for field in ("region", "size"):
+        if spec.get(field) is None:
+            errors.append(f"spec.{field}: required")
+
+
+def check_volume_update(old: dict[str, Any], new: dict[str, Any], errors: list[str]) -> None:
+    """VolumeSpec: set at creation; region (and template) cannot change, size can grow but not shrink."""
+    for field in ("region", "template"):
+        if new.get(field) != old.get(field):
+            errors.append(
+                f"spec.{field}: cannot be changed after creation (is {old.get(field)!r}, got {new.get(field)!r})"
+            )
+    old_size, new_size = old.get("size"), new.get("size")
+    if isinstance(old_size, int) and isinstance(new_size, int) and new_size < old_size:
+        errors.append(f"spec.size: can be increased but not decreased (is {old_size}, got {new_size})")
+
+
+CrossCheck = Callable[[dict[str, Any], list[str]], None]
+
+
+def validate_object(
+    body: Any,
+    schema: Schema,
+    noun: str,
+    *,
+    path_name: str | None = None,
+    cross_checks: CrossCheck = check_no_more,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validate a POST/PUT body; return ``(metadata, spec)`` with read-only fields removed.
 
     ``path_name`` is the name from a PUT URL: the body's ``metadata.name`` may then be absent but
@@ -283,19 +507,24 @@ def validate_agent(body: Any, *, path_name: str | None = None) -> tuple[dict[str
                 body["metadata"] = {**metadata_in, "name": path_name}
             elif metadata_in.get("name") != path_name:
                 errors.append(
-                    f"metadata.name: {metadata_in.get('name')!r} does not match the agent name "
+                    f"metadata.name: {metadata_in.get('name')!r} does not match the {noun} name "
                     f"{path_name!r} in the path (names are immutable)"
                 )
-    cleaned = clean(body, AGENT, "agent", errors)
+    cleaned = clean(body, schema, "body", errors)
     if isinstance(cleaned, dict) and "metadata" not in cleaned and not errors:
-        errors.append("agent.metadata: required")
+        errors.append("body.metadata: required")
     if errors:
-        message = "; ".join(e.removeprefix("agent.") for e in errors)
+        message = "; ".join(e.removeprefix("body.") for e in errors)
         raise ApiError(400, "validation_error", message)
     assert isinstance(cleaned, dict)
     metadata: dict[str, Any] = cleaned["metadata"]
     spec: dict[str, Any] = cleaned.get("spec") or {}
-    _cross_checks(spec, errors)
+    cross_checks(spec, errors)
     if errors:
         raise ApiError(400, "validation_error", "; ".join(errors))
     return metadata, spec
+
+
+def validate_agent(body: Any, *, path_name: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`validate_object` for an Agent."""
+    return validate_object(body, AGENT, "agent", path_name=path_name, cross_checks=_cross_checks)
