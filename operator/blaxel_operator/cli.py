@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from . import __version__
+from . import __version__, kubenames
 from .blaxel.client import DEFAULT_API_URL, Credentials
 from .config import OperatorConfig
 from .tools.common import CliError, add_api_arguments, iter_manifest_files, load_documents
@@ -140,7 +140,10 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         ns, _, name = args.credentials_secret.partition("/")
         if not ns or not name:
             raise CliError("--credentials-secret must be NAMESPACE/NAME")
-        creds_secret = (ns, name)
+        try:
+            creds_secret = (kubenames.namespace(ns), kubenames.secret_name(name))
+        except kubenames.InvalidName as exc:
+            raise CliError(f"--credentials-secret: {exc}") from None
     default_creds = None
     api_key = os.environ.get("BL_API_KEY")
     if api_key:

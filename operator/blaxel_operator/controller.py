@@ -6,11 +6,12 @@ The decisions live in `core.reconcile` (pure); this module does the I/O around t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 import aiohttp
 import pydantic
 
+from . import kubenames
 from .blaxel.client import Credentials, ExternalClient
 from .blaxel.errors import BlaxelError, Conflict, Invalid, NotFound, RateLimited, Unauthorized
 from .config import (
@@ -32,7 +34,7 @@ from .core import reconcile as core
 from .core.backoff import BackoffPolicy
 from .core.conditions import READY, find
 from .kinds.base import Kind, SecretRef
-from .kubeapi import KubeApi, KubeError, merge_patch
+from .kubeapi import KubeApi, KubeError, SecretNotText, merge_patch
 from .logs import REDACTOR
 from .metrics import BACKOFF, KUBE_WRITES, RECONCILES, REMOTE_STATUS
 
@@ -50,6 +52,16 @@ class InputProblem(Exception):
         super().__init__(message)
         self.problem = problem
         self.message = message
+
+
+@contextlib.contextmanager
+def refused_input() -> Iterator[None]:
+    """A name the operator will not put in a URL (kubenames.InvalidName) or a Secret value it will not
+    send (SecretNotText) is an InvalidSpec, with no request made for that name."""
+    try:
+        yield
+    except (kubenames.InvalidName, SecretNotText) as exc:
+        raise InputProblem(core.Problem.INVALID_SPEC, str(exc)) from None
 
 
 @dataclass
@@ -134,9 +146,14 @@ class Controller:
     # ---- inputs -------------------------------------------------------------------------------------
 
     async def credentials(self, namespace: str, spec: Any) -> Credentials:
+        with refused_input():
+            return await self._credentials(namespace, spec)
+
+    async def _credentials(self, namespace: str, spec: Any) -> Credentials:
         ref = getattr(spec, "credentials_ref", None)
         workspace = getattr(spec, "workspace", None)
         if ref is not None:
+            kubenames.secret_name(ref.name, "spec.credentialsRef.name")
             data = await self.kube.get_secret(namespace, ref.name)
             if data is None:
                 raise InputProblem(
@@ -168,8 +185,15 @@ class Controller:
         return Credentials(default.api_key, workspace or default.workspace)
 
     async def secret_values(self, namespace: str, refs: list[SecretRef]) -> dict[SecretRef, str]:
+        with refused_input():
+            return await self._secret_values(namespace, refs)
+
+    async def _secret_values(self, namespace: str, refs: list[SecretRef]) -> dict[SecretRef, str]:
+        for ref in refs:  # all of them before any request
+            kubenames.secret_name(ref.name, "secretKeyRef name")
+            kubenames.secret_key(ref.key, f"secretKeyRef key (of Secret {ref.name})")
         values: dict[SecretRef, str] = {}
-        cache: dict[str, dict[str, str] | None] = {}
+        cache: dict[str, Mapping[str, str] | None] = {}
         for ref in refs:
             if ref.name not in cache:
                 cache[ref.name] = await self.kube.get_secret(namespace, ref.name)
