@@ -30,7 +30,10 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[tuple[str, str, str], set[Rule]]
         {("Role", "team-a", FULLNAME): NAMED_SECRETS, ("Role", "team-b", FULLNAME): NAMED_SECRETS},
     ),
     "cluster-wide-credentials-not-listed": (
-        {"rbac": {"secretNames": list(NAMES)}, "operator": {"credentialsSecret": "blaxel-system/blaxel-default"}},
+        {
+            "rbac": {"secretNames": list(NAMES)},
+            "operator": {"credentialsSecret": "blaxel-system/blaxel-default"},
+        },
         {
             ("ClusterRole", "", FULLNAME): NAMED_SECRETS,
             ("Role", "blaxel-system", f"{FULLNAME}-credentials"): CREDENTIALS_ONLY,
