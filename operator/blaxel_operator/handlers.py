@@ -20,7 +20,7 @@ import kopf
 
 from .blaxel.client import BlaxelApi, ExternalClient
 from .config import FINALIZER, WATCHED_ANNOTATIONS, OperatorConfig
-from .controller import Controller, ObjectState
+from .controller import Controller, ObjectState, is_paused
 from .kinds.base import Kind
 from .kubeapi import KubeApi
 from .logs import REDACTOR
@@ -200,7 +200,9 @@ def _register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind
                 controller.forget(state)
                 logger.info(f"finalizer released: {message}")
                 return
-            if delay > IN_HANDLER_WAIT / 4 or loop.time() + delay > deadline:
+            # Paused: hand back to Kopf rather than wait here, since only Kopf's next call brings the
+            # body as it is then (unpaused, or annotated Orphan); this one is frozen at the call.
+            if is_paused(body) or delay > IN_HANDLER_WAIT / 4 or loop.time() + delay > deadline:
                 raise kopf.TemporaryError(message, delay=delay)
             await asyncio.sleep(delay)
 

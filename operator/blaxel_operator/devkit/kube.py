@@ -42,7 +42,7 @@ In-process helpers (call them on the emulator's loop): `create_object`, `get_obj
 `patch_object` (merge/json/strategic/apply, also `subresource="status"`), `replace_object`, `delete_object`,
 `seed_object` (stores as given: no validation), `install_crd`/`load_crds`, and waiting without polling:
 `await wait_for(predicate)`, `wait_for_object(...)`, `wait_for_absence(...)` (re-checked on every change and
-every watch start/end). Counters: `write_counts[(method, plural, subresource)]`, `object_write_counts[(plural,
+every watch start/end). `intercept`: an async hook that may hold or answer a request (fault injection). Counters: `write_counts[(method, plural, subresource)]`, `object_write_counts[(plural,
 namespace, name)]`, `writes(plural, method=..., subresource=...)`, `request_count`, `request_log` (method, raw
 path of the latest requests), `reset_counters()`.
 
@@ -186,6 +186,9 @@ class KubeEmulator:
         self.request_count = 0
         # (HTTP method, path as sent: undecoded, with the query) of the latest requests
         self.request_log: collections.deque[tuple[str, str]] = collections.deque(maxlen=request_log_size)
+        # A test's hook run before each request is served: it may hold the request (await), or answer it
+        # instead of the emulator (return a response), e.g. to delay or refuse one kind of write.
+        self.intercept: Callable[[web.Request], Awaitable[web.StreamResponse | None]] | None = None
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._host = "127.0.0.1"
@@ -475,6 +478,10 @@ class KubeEmulator:
         self.request_count += 1
         self.request_log.append((request.method, request.raw_path))
         try:
+            if self.intercept is not None:
+                answer = await self.intercept(request)
+                if answer is not None:
+                    return answer
             return await self._route(request)
         except KubeApiError as exc:
             return self._json(exc.status(), status=exc.code)
