@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -17,46 +16,6 @@ from .conftest import StartOperator, wait_gone, wait_ready
 
 SPEC = {"runtime": {"image": "acme/bot:1", "memory": 2048}}
 FINALIZER = b"blaxel.ai/finalizer"
-
-
-async def test_no_remote_is_created_before_the_finalizer_is_on(
-    k: KubeClient, kube: KubeEmulator, sim: BlaxelSimulator, start_operator: StartOperator
-) -> None:
-    release = asyncio.Event()
-    held: list[float] = []
-
-    async def hold_the_finalizer(request: web.Request) -> web.StreamResponse | None:
-        if (
-            request.method == "PATCH"
-            and "/blaxelagents/" in request.path
-            and not request.path.endswith("/status")
-        ):
-            if FINALIZER in await request.read():
-                held.append(time.monotonic())
-                await release.wait()
-        return None
-
-    kube.intercept = hold_the_finalizer
-    op = await start_operator("--log-level", "debug")  # debug: Kopf logs the daemon's start
-    await k.create_agent("default", "bot", SPEC)
-    await wait_for(lambda: asyncio.sleep(0, held), timeout=10, what="the finalizer patch, held")
-    await wait_for(
-        lambda: asyncio.sleep(0, "Daemon 'reconcile' is invoked" in op.logs()),
-        timeout=10,
-        what="the reconcile daemon running while the finalizer is held",
-    )
-    # An absence needs a window: a few daemon rounds (it checks again every second), no POST.
-    with pytest.raises(TimeoutError):
-        await wait_for(lambda: asyncio.sleep(0, sim.calls(method="POST")), timeout=2.5, what="a POST")
-    assert kube.get_object("blaxel.ai", "v1alpha1", "blaxelagents", "default", "bot")["metadata"].get(
-        "finalizers"
-    ) in (None, [])
-    release.set()
-    await wait_ready(k, "default", "bot")
-    (post,) = sim.calls(method="POST")
-    assert post.agent == "bot"
-
-
 PAUSED = "blaxel.ai/paused"
 
 
@@ -66,9 +25,47 @@ async def absent(probe: Callable[[], Awaitable[object]], window: float, what: st
         await wait_for(probe, timeout=window, what=what)
 
 
-async def paused_and_deleted(
-    k: KubeClient, kube: KubeEmulator, sim: BlaxelSimulator, op: OperatorProcess
+async def synced_reason(k: KubeClient, reason: str) -> bool:
+    return (condition(await k.get_agent("default", "bot"), "Synced") or {}).get("reason") == reason
+
+
+async def test_no_remote_is_created_before_the_finalizer_is_on(
+    k: KubeClient, kube: KubeEmulator, sim: BlaxelSimulator, start_operator: StartOperator
 ) -> None:
+    release = asyncio.Event()
+    held = asyncio.Event()
+
+    async def hold_the_finalizer(request: web.Request) -> web.StreamResponse | None:
+        if (
+            request.method == "PATCH"
+            and "/blaxelagents/" in request.path
+            and not request.path.endswith("/status")
+        ):
+            if FINALIZER in await request.read():
+                held.set()
+                await release.wait()
+        return None
+
+    kube.intercept = hold_the_finalizer
+    op = await start_operator("--log-level", "debug")  # debug: Kopf logs the daemon's start
+    await k.create_agent("default", "bot", SPEC)
+    await asyncio.wait_for(held.wait(), timeout=10)  # Kopf's patch adding the finalizer, held
+    await wait_for(
+        lambda: asyncio.sleep(0, "Daemon 'reconcile' is invoked" in op.logs()),
+        timeout=10,
+        what="the reconcile daemon running while the finalizer is held",
+    )
+    # An absence needs a window: a few daemon rounds (it checks again every second), no POST.
+    await absent(lambda: asyncio.sleep(0, sim.calls(method="POST")), 2.5, "a POST before the finalizer")
+    stored = kube.get_object("blaxel.ai", "v1alpha1", "blaxelagents", "default", "bot") or {}
+    assert not stored["metadata"].get("finalizers")  # still held
+    release.set()
+    await wait_ready(k, "default", "bot")
+    (post,) = sim.calls(method="POST")
+    assert post.agent == "bot"
+
+
+async def paused_and_deleted(k: KubeClient, sim: BlaxelSimulator, op: OperatorProcess) -> None:
     """A Ready agent, paused, then deleted: the deletion must wait (finalizer kept, remote untouched)."""
     await k.create_agent("default", "bot", SPEC)
     await wait_ready(k, "default", "bot")
@@ -86,16 +83,12 @@ async def paused_and_deleted(
     assert sim.status_of("bot") == "DEPLOYED"
 
 
-async def synced_reason(k: KubeClient, reason: str) -> bool:
-    return (condition(await k.get_agent("default", "bot"), "Synced") or {}).get("reason") == reason
-
-
 async def test_a_paused_resource_deletion_waits_until_unpaused(
-    k: KubeClient, kube: KubeEmulator, sim: BlaxelSimulator, start_operator: StartOperator
+    k: KubeClient, sim: BlaxelSimulator, start_operator: StartOperator
 ) -> None:
     # debug: Kopf logs the handler start; poll 20 s: a paused deletion is retried every 2 s (poll / 10)
     op = await start_operator("--log-level", "debug", poll=20)
-    await paused_and_deleted(k, kube, sim, op)
+    await paused_and_deleted(k, sim, op)
     await k.patch_agent("default", "bot", {"metadata": {"annotations": {PAUSED: None}}})
     await wait_gone(k, "default", "bot", timeout=20)
     assert sim.status_of("bot") is None
@@ -103,10 +96,10 @@ async def test_a_paused_resource_deletion_waits_until_unpaused(
 
 
 async def test_a_paused_resource_deletion_waits_until_orphaned(
-    k: KubeClient, kube: KubeEmulator, sim: BlaxelSimulator, start_operator: StartOperator
+    k: KubeClient, sim: BlaxelSimulator, start_operator: StartOperator
 ) -> None:
     op = await start_operator("--log-level", "debug", poll=20)
-    await paused_and_deleted(k, kube, sim, op)
+    await paused_and_deleted(k, sim, op)
     annotations = {"blaxel.ai/deletion-policy": "Orphan"}
     await k.patch_agent("default", "bot", {"metadata": {"annotations": annotations}})
     await wait_gone(k, "default", "bot", timeout=20)
