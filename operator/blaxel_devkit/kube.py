@@ -42,8 +42,9 @@ In-process helpers (call them on the emulator's loop): `create_object`, `get_obj
 `patch_object` (merge/json/strategic/apply, also `subresource="status"`), `replace_object`, `delete_object`,
 `seed_object` (stores as given: no validation), `install_crd`/`load_crds`, and waiting without polling:
 `await wait_for(predicate)`, `wait_for_object(...)`, `wait_for_absence(...)` (re-checked on every change and
-every watch start/end). Counters: `write_counts[(method, plural, subresource)]`, `object_write_counts[(plural,
-namespace, name)]`, `writes(plural, method=..., subresource=...)`, `request_count`, `reset_counters()`.
+every watch start/end). `intercept`: an async hook that may hold or answer a request (fault injection). Counters: `write_counts[(method, plural, subresource)]`, `object_write_counts[(plural,
+namespace, name)]`, `writes(plural, method=..., subresource=...)`, `request_count`, `request_log` (method, raw
+path of the latest requests), `reset_counters()`.
 
 For synchronous code (e.g. `kopf.testing.KopfRunner`, which blocks the calling thread), run it in a thread:
 `with ThreadedKubeEmulator(crds_dirs=[...]) as kube: kube.call(kube.emulator.get_object, ...)`.
@@ -167,6 +168,7 @@ class KubeEmulator:
         bookmark_interval: float = 5.0,
         watch_queue_limit: int = 100_000,
         strategic_merge_on_custom_resources: bool = False,
+        request_log_size: int = 10_000,
     ) -> None:
         self.state = KubeState(
             builtins=tuple(builtins),
@@ -182,6 +184,11 @@ class KubeEmulator:
         # (plural, namespace or None, name) -> number of write requests received for that object
         self.object_write_counts: collections.Counter[tuple[str, str | None, str]] = collections.Counter()
         self.request_count = 0
+        # (HTTP method, path as sent: undecoded, with the query) of the latest requests
+        self.request_log: collections.deque[tuple[str, str]] = collections.deque(maxlen=request_log_size)
+        # A test's hook run before each request is served: it may hold the request (await), or answer it
+        # instead of the emulator (return a response), e.g. to delay or refuse one kind of write.
+        self.intercept: Callable[[web.Request], Awaitable[web.StreamResponse | None]] | None = None
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._host = "127.0.0.1"
@@ -384,6 +391,7 @@ class KubeEmulator:
         self.write_counts.clear()
         self.object_write_counts.clear()
         self.request_count = 0
+        self.request_log.clear()
 
     def counters(self) -> JSON:
         """The request and write counters as JSON (for `--counters-port` and benchmarks)."""
@@ -468,7 +476,12 @@ class KubeEmulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.request_count += 1
+        self.request_log.append((request.method, request.raw_path))
         try:
+            if self.intercept is not None:
+                answer = await self.intercept(request)
+                if answer is not None:
+                    return answer
             return await self._route(request)
         except KubeApiError as exc:
             return self._json(exc.status(), status=exc.code)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from . import __version__
+from . import __version__, kubenames
 from .blaxel.client import Credentials
 from .cliargs import CliError, add_api_arguments, api_settings
 from .config import (
@@ -168,7 +168,10 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         ns, _, name = args.credentials_secret.partition("/")
         if not ns or not name:
             raise CliError("--credentials-secret must be NAMESPACE/NAME")
-        creds_secret = (ns, name)
+        try:
+            creds_secret = (kubenames.namespace(ns), kubenames.secret_name(name))
+        except kubenames.InvalidName as exc:
+            raise CliError(f"--credentials-secret: {exc}") from None
     api_url, api_version = api_settings(args)
     default_creds = None
     api_key = os.environ.get("BL_API_KEY")

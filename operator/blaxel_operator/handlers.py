@@ -125,6 +125,12 @@ def register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind,
             if result.done:
                 logger.info(f"finalizer released: {result.message}")
                 return
-            if result.delay > IN_HANDLER_WAIT / 4 or loop.time() + result.delay > deadline:
+            # Paused: hand back to Kopf rather than wait here, since only Kopf's next call brings the
+            # body as it is then (unpaused, or annotated Orphan); this one is frozen at the call.
+            if (
+                result.hand_back
+                or result.delay > IN_HANDLER_WAIT / 4
+                or loop.time() + result.delay > deadline
+            ):
                 raise kopf.TemporaryError(result.message, delay=result.delay)
             await asyncio.sleep(result.delay)

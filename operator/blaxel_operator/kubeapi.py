@@ -1,24 +1,80 @@
 """The thin edge toward Kubernetes for what Kopf does not do for us: reading Secrets by name and
 patching status from the per-object poll. Uses the same credentials Kopf logged in with.
+
+Every name that goes into a URL is checked as what it is (`kubenames`) and escaped whole, and the URL is
+handed to aiohttp as already encoded, so that nothing in it is re-normalised (a `..` segment resolved)
+before it is sent.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import ssl
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import kopf
+from yarl import URL
+
+from . import kubenames
 
 
 class KubeError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
+
+
+class SecretNotText(ValueError):
+    """A Secret value that is not UTF-8 text; names the Secret and the key, never the value."""
+
+    def __init__(self, namespace: str, name: str, key: str) -> None:
+        self.namespace, self.name, self.key = namespace, name, key
+        super().__init__(
+            f"Secret {namespace}/{name} key {key!r} is not UTF-8 text; Blaxel values are strings, "
+            "so it is not sent (it is never altered)"
+        )
+
+
+class SecretData(Mapping[str, str]):
+    """A Secret's data, decoded per key on access: strictly as UTF-8, or SecretNotText.
+
+    Only the keys used are decoded, so a binary key nobody references does not get in the way.
+    """
+
+    def __init__(self, namespace: str, name: str, raw: Mapping[str, bytes]) -> None:
+        self._where = (namespace, name)
+        self._raw = dict(raw)
+
+    def __getitem__(self, key: str) -> str:
+        value = self._raw[key]
+        try:
+            return value.decode("utf-8")  # strict: never replaced, never altered
+        except UnicodeDecodeError:
+            raise SecretNotText(*self._where, key) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:  # never the values
+        return f"SecretData({'/'.join(self._where)}, keys={sorted(self._raw)})"
+
+
+def api_url(base: str, *segments: str) -> URL:
+    """`base` + each segment escaped whole (`/`, `%`, `?`, `#` included), as an already encoded URL:
+    aiohttp then sends the path as is, with no `..` or `.` segment resolved."""
+    path = "".join("/" + quote(segment, safe="") for segment in segments)
+    return URL(base + path, encoded=True)
 
 
 def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,7 +130,7 @@ class KubeApi:
     """A small aiohttp client over Kopf's ConnectionInfo."""
 
     def __init__(self, info: kopf.ConnectionInfo) -> None:
-        self.server = info.server.rstrip("/")
+        self.server = str(URL(info.server)).rstrip("/")  # encoded form, as api_url expects
         headers = {"Accept": "application/json", "User-Agent": "blaxel-operator"}
         auth: aiohttp.BasicAuth | None = None
         if info.token:
@@ -91,27 +147,43 @@ class KubeApi:
     async def close(self) -> None:
         await self.session.close()
 
-    async def get_secret(self, namespace: str, name: str) -> dict[str, str] | None:
-        """The Secret's data decoded, or None when it does not exist."""
-        url = f"{self.server}/api/v1/namespaces/{quote(namespace)}/secrets/{quote(name)}"
+    async def get_secret(self, namespace: str, name: str) -> SecretData | None:
+        """The Secret's data (decoded per key, see SecretData), or None when it does not exist.
+
+        InvalidName (before any request) when the namespace or the name is not a valid one."""
+        kubenames.namespace(namespace)
+        kubenames.secret_name(name)
+        url = api_url(self.server, "api", "v1", "namespaces", namespace, "secrets", name)
         async with self.session.get(url) as response:
             if response.status == 404:
                 return None
             if response.status >= 400:
                 raise KubeError(response.status, f"reading Secret {namespace}/{name} failed")
             body = await response.json()
-        data: dict[str, str] = {}
+        raw: dict[str, bytes] = {}
         for key, value in (body.get("data") or {}).items():
-            data[key] = base64.b64decode(value).decode("utf-8", errors="replace")
+            try:
+                raw[key] = base64.b64decode(str(value), validate=True)
+            except (binascii.Error, ValueError):
+                raise KubeError(
+                    500, f"the API answered Secret {namespace}/{name} with key {key!r} not in base64"
+                ) from None
         for key, value in (body.get("stringData") or {}).items():
-            data[key] = str(value)
-        return data
+            raw[key] = str(value).encode("utf-8")
+        return SecretData(namespace, name, raw)
 
     async def patch_status(
         self, group: str, version: str, plural: str, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> dict[str, Any] | None:
-        """Merge-patch the status subresource; None when the object is gone."""
-        url = f"{self.server}/apis/{group}/{version}/namespaces/{quote(namespace)}/{plural}/{quote(name)}/status"
+        """Merge-patch the status subresource; None when the object is gone.
+
+        InvalidName (before any request) when a path segment is not a valid one."""
+        kubenames.subdomain(group, "API group")
+        kubenames.label(version, "API version")
+        kubenames.label(plural, "resource plural")
+        kubenames.namespace(namespace)
+        kubenames.object_name(name)
+        url = api_url(self.server, "apis", group, version, "namespaces", namespace, plural, name, "status")
         headers = {"Content-Type": "application/merge-patch+json"}
         async with self.session.patch(url, json={"status": patch}, headers=headers) as response:
             if response.status == 404:

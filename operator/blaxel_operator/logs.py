@@ -27,17 +27,36 @@ class Redactor(logging.Filter):
                 # longest first, so a secret containing another is replaced whole; sorted here, not per record
                 self._ordered = tuple(sorted(self._secrets, key=len, reverse=True))
 
+    def redact(self, text: str) -> str:
+        for secret in self._ordered:
+            if secret in text:
+                text = text.replace(secret, "<redacted>")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._ordered:
             return True
         message = record.getMessage()
-        redacted = message
-        for secret in self._ordered:
-            if secret in redacted:
-                redacted = redacted.replace(secret, "<redacted>")
+        redacted = self.redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        # A traceback carries the exception's message (e.g. an error quoting a request): format it
+        # here, redacted, so that no formatter (text or JSON) formats the original.
+        if record.exc_info:
+            record.exc_text = self.redact(_TRACEBACKS.formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        for key, value in list(vars(record).items()):  # `extra=` fields, which the JSON format prints
+            if key not in _RECORD_FIELDS and isinstance(value, str):
+                setattr(record, key, self.redact(value))
         return True
+
+
+_TRACEBACKS = logging.Formatter()
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 REDACTOR = Redactor()

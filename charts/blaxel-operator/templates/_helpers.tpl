@@ -119,7 +119,8 @@ RBAC rules for BlaxelAgents, their status, Events and Secrets: what the operator
   annotations), get (the operator re-reads an agent by name).
 - blaxelagents/status: patch (status writes), get.
 - events (core v1): create only; Kopf POSTs events, never patches or updates them.
-- secrets: get only (credentialsRef and env secretKeyRef, read by name; no list/watch).
+- secrets: get only (credentialsRef and env secretKeyRef, read by name; no list/watch), restricted to
+  `rbac.secretNames` when set.
 */}}
 {{- define "blaxel-operator.rules.agents" -}}
 - apiGroups: ["blaxel.ai"]
@@ -133,6 +134,9 @@ RBAC rules for BlaxelAgents, their status, Events and Secrets: what the operator
   verbs: ["create"]
 - apiGroups: [""]
   resources: ["secrets"]
+  {{- with .Values.rbac.secretNames }}
+  resourceNames: {{ toJson . }}
+  {{- end }}
   verbs: ["get"]
 {{- end }}
 

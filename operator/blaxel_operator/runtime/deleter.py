@@ -33,6 +33,7 @@ class Deletion:
     delay: float = 0.0  # when not done: retry after
     message: str = ""
     in_use: bool = False  # held because other resources still reference it
+    hand_back: bool = False  # wait for Kopf's next call: only it brings the body as it is then
 
 
 # (namespace, Kubernetes kind, name) -> the resources that still use it, as "Kind/name"
@@ -73,6 +74,7 @@ class Deleter:
                 False,
                 self.config.poll_interval / 10,
                 f"deletion waits: the resource is paused (blaxel.ai/paused); unpause it, or {escape}",
+                hand_back=True,
             )
         users = self.users_of(str(meta.get("namespace") or ""), self.kind.kind, str(meta.get("name") or ""))
         if users:

@@ -3,18 +3,21 @@ references. Problems found here are reported on the resource, never sent to Blax
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pydantic
 
+from .. import kubenames
 from ..blaxel.client import Credentials
 from ..blaxel.errors import WorkspaceUnresolved
 from ..config import OperatorConfig
 from ..core.decide import Desired, make_desired, owner_labels
 from ..core.status import Problem
 from ..kinds.base import Kind, Reference, SecretRef
+from ..kubeapi import SecretNotText
 from ..logs import REDACTOR
 
 
@@ -28,7 +31,17 @@ class InputProblem(Exception):
 
 
 class SecretReader(Protocol):
-    async def get_secret(self, namespace: str, name: str) -> dict[str, str] | None: ...
+    async def get_secret(self, namespace: str, name: str) -> Mapping[str, str] | None: ...
+
+
+@contextlib.contextmanager
+def refused_input() -> Iterator[None]:
+    """A name that is no valid Kubernetes name, a Secret value that is not text: InvalidSpec, and no
+    request is made for that name (defence in depth: the CRD refuses such names too)."""
+    try:
+        yield
+    except (kubenames.InvalidName, SecretNotText) as exc:
+        raise InputProblem(Problem.INVALID_SPEC, str(exc)) from None
 
 
 class WorkspaceResolver(Protocol):
@@ -79,7 +92,8 @@ class InputResolver:
 
     async def credentials(self, namespace: str, spec: Any) -> Credentials:
         """The credentials with their workspace: Blaxel is never called without one."""
-        creds = await self.credentials_as_given(namespace, spec)
+        with refused_input():
+            creds = await self.credentials_as_given(namespace, spec)
         try:
             return await self.workspaces.resolve_workspace(creds)
         except WorkspaceUnresolved as exc:
@@ -93,6 +107,7 @@ class InputResolver:
         ref = getattr(spec, "credentials_ref", None)
         workspace = getattr(spec, "workspace", None)
         if ref is not None:
+            kubenames.secret_name(ref.name, "spec.credentialsRef.name")
             where = f"credentials Secret {namespace}/{ref.name}"
             data = await self.secrets.get_secret(namespace, ref.name)
         elif self.config.credentials_secret is not None:
@@ -111,12 +126,22 @@ class InputResolver:
             raise InputProblem(Problem.SECRET_NOT_FOUND, f"{where} not found")
         if not data.get("apiKey"):
             raise InputProblem(Problem.SECRET_NOT_FOUND, f"{where} has no key apiKey")
+        if not (data["apiKey"].isascii() and data["apiKey"].isprintable()):
+            # an HTTP header carries it: anything else could never authenticate
+            raise InputProblem(Problem.INVALID_SPEC, f"{where}: key apiKey is not printable ASCII text")
         REDACTOR.add(data["apiKey"])
         return Credentials(data["apiKey"], workspace or data.get("workspace") or None)
 
     async def secret_values(self, namespace: str, refs: list[SecretRef]) -> dict[SecretRef, str]:
+        with refused_input():
+            return await self._secret_values(namespace, refs)
+
+    async def _secret_values(self, namespace: str, refs: list[SecretRef]) -> dict[SecretRef, str]:
+        for ref in refs:  # all of them before any request
+            kubenames.secret_name(ref.name, "secretKeyRef name")
+            kubenames.secret_key(ref.key, f"secretKeyRef key (of Secret {ref.name})")
         values: dict[SecretRef, str] = {}
-        cache: dict[str, dict[str, str] | None] = {}
+        cache: dict[str, Mapping[str, str] | None] = {}
         for ref in refs:
             if ref.name not in cache:
                 cache[ref.name] = await self.secrets.get_secret(namespace, ref.name)

@@ -100,7 +100,7 @@ class Runtime:
         if old is not None:
             self.spawn(old.close())
 
-    async def get_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+    async def get_secret(self, namespace: str, name: str) -> Mapping[str, str] | None:
         if self.kube is None:
             raise NotLoggedIn("not logged in to Kubernetes yet")
         return await self.kube.get_secret(namespace, name)

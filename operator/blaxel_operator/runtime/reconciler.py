@@ -6,6 +6,7 @@ The decisions are pure functions in `core`; this driver only sequences them arou
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import weakref
@@ -37,6 +38,8 @@ from .inputs import InputProblem, InputResolver, Resolved
 from .state import OBSERVE, ObjectState
 from .status_writer import StatusWriter, previous_status
 from .sweep import digest
+
+log = logging.getLogger(__name__)
 
 EventSink = Callable[[Mapping[str, Any], Event], None]
 
@@ -87,6 +90,11 @@ class Reconciler:
         if dec.FINALIZER not in (meta.get("finalizers") or []):
             # Never create a remote object that a deletion racing with the finalizer could orphan.
             # The finalizer's arrival is a trigger: it enqueues this object again at once.
+            log.debug(
+                "%s/%s: no finalizer yet: nothing is created until it is on",
+                meta.get("namespace"),
+                meta.get("name"),
+            )
             return Next(self.intervals.poll, settled=False)
         now = utcnow()
         policies = dec.policies_of(meta.get("annotations") or {}, body.get("spec") or {})
