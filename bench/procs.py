@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,7 +62,19 @@ class Managed:
         self.started_at = time.monotonic()
         self.ps = psutil.Process(self.popen.pid)
         _RUNNING.append(self)
+        self._profile()
         return self
+
+    def _profile(self) -> None:
+        """With BENCH_PYSPY=<name prefix> (and py-spy on PATH or in BENCH_PYSPY_BIN), sample the processes
+        whose name starts with it into <log>.pyspy (collapsed stacks, written when the process ends)."""
+        prefix = os.environ.get("BENCH_PYSPY")
+        spy = os.environ.get("BENCH_PYSPY_BIN") or shutil.which("py-spy")
+        if not prefix or not spy or not self.name.startswith(prefix) or self.popen is None:
+            return
+        out = self.log_path.with_suffix(".pyspy")
+        argv = [spy, "record", "--pid", str(self.popen.pid), "--rate", "200", "-f", "raw", "-o", str(out)]
+        subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     @property
     def alive(self) -> bool:
@@ -150,6 +163,7 @@ def http_ok(url: str) -> bool:
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
+SIM_KEY, SIM_WORKSPACE = "sim-key", "sandbox"
 
 
 @dataclass
@@ -268,13 +282,37 @@ class Operator:
                     samples[key] = float(value)
         return samples
 
+    def metric_sum(self, prefix: str) -> float:
+        """The sum of the samples of one metric (all label sets); 0 when unreachable."""
+        try:
+            samples = self.metrics()
+        except httpx.HTTPError:
+            return 0.0
+        return sum(v for k, v in samples.items() if k.startswith(prefix + "{") or k == prefix)
+
 
 def operator_command() -> list[str]:
     script = Path(sys.executable).parent / "blaxel-operator"
     return [str(script)] if script.exists() else [sys.executable, "-m", "blaxel_operator.cli"]
 
 
-def start_operator(workdir: Path, kube: KubeServer, sim: Simulator, settings: OperatorSettings) -> Operator:
+def user_kubeconfig(kube: KubeServer, user: str) -> Path:
+    """A copy of the emulator's kubeconfig with its own token: the emulator records writes per token."""
+    path = kube.kubeconfig.with_name(f"kubeconfig-{user}")
+    path.write_text(kube.kubeconfig.read_text().replace("token: kube-emulator", f"token: {user}"))
+    return path
+
+
+def start_operator(
+    workdir: Path,
+    kube: KubeServer,
+    sim: Simulator,
+    settings: OperatorSettings,
+    *,
+    name: str = "operator",
+    extra: Sequence[str] = (),
+    rate_limit: float | None = None,
+) -> Operator:
     metrics_port, health_port = free_port(), free_port()
     argv = [
         *operator_command(),
@@ -287,22 +325,55 @@ def start_operator(workdir: Path, kube: KubeServer, sim: Simulator, settings: Op
         "--max-inflight",
         str(settings.max_inflight),
         "--rate-limit",
-        str(settings.rate_limit),
+        str(settings.rate_limit if rate_limit is None else rate_limit),
         "--metrics-port",
         str(metrics_port),
         "--health-port",
         str(health_port),
+        *extra,
     ]
     env = python_env(
         {
-            "KUBECONFIG": str(kube.kubeconfig),
+            "KUBECONFIG": str(user_kubeconfig(kube, name)),
             "BL_API_URL": sim.url,
-            "BL_API_KEY": "sim-key",
-            "BL_WORKSPACE": "sandbox",
+            "BL_API_KEY": SIM_KEY,
+            "BL_WORKSPACE": SIM_WORKSPACE,
         }
     )
-    proc = Managed("operator", argv, workdir / "operator.log", env).start()
+    proc = Managed(name, argv, workdir / f"{name}.log", env).start()
     return Operator(proc, metrics_port, health_port)
+
+
+def start_ideal(workdir: Path, kube: KubeServer, sim: Simulator, settings: OperatorSettings) -> Managed:
+    """The near-ideal client (bench/ideal.py), with the operator's C and deployment poll interval."""
+    ready = workdir / "ideal.ready"
+    ready.unlink(missing_ok=True)
+    argv = [
+        sys.executable,
+        str(BENCH / "ideal.py"),
+        "--kube-url",
+        kube.url,
+        "--api-url",
+        sim.url,
+        "--api-key",
+        SIM_KEY,
+        "--workspace",
+        SIM_WORKSPACE,
+        "--max-inflight",
+        str(settings.max_inflight),
+        "--poll-interval",
+        str(settings.deploy_poll_interval),
+        "--ready-file",
+        str(ready),
+    ]
+    proc = Managed("ideal", argv, workdir / "ideal.log", python_env()).start()
+
+    def up() -> bool:
+        proc.check_alive()
+        return ready.exists()
+
+    wait_until(up, timeout=30, what="the ideal client's watch")
+    return proc
 
 
 def start_floor(workdir: Path, kube: KubeServer, mode: str = "event") -> tuple[Managed, int]:

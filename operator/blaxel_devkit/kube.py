@@ -183,6 +183,9 @@ class KubeEmulator:
         self.write_counts: collections.Counter[tuple[str, str, str | None]] = collections.Counter()
         # (plural, namespace or None, name) -> number of write requests received for that object
         self.object_write_counts: collections.Counter[tuple[str, str | None, str]] = collections.Counter()
+        # (plural, namespace or None, name, user) -> write requests for that object by that user, the user
+        # being the bearer token the request carried (an audit log's "who"; e.g. one token per shard)
+        self.object_writers: collections.Counter[tuple[str, str | None, str, str]] = collections.Counter()
         self.request_count = 0
         # (HTTP method, path as sent: undecoded, with the query) of the latest requests
         self.request_log: collections.deque[tuple[str, str]] = collections.deque(maxlen=request_log_size)
@@ -245,12 +248,15 @@ class KubeEmulator:
             raise RuntimeError("the emulator is not started")
         return self._url
 
-    def kubeconfig(self, namespace: str = "default", context: str = "kube-emulator") -> JSON:
+    def kubeconfig(
+        self, namespace: str = "default", context: str = "kube-emulator", token: str = "kube-emulator"
+    ) -> JSON:
+        """Any token is accepted; it names the writer in `object_writers`."""
         return {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {"token": "kube-emulator"}}],
+            "users": [{"name": context, "user": {"token": token}}],
             "contexts": [
                 {"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}
             ],
@@ -259,12 +265,16 @@ class KubeEmulator:
         }
 
     def write_kubeconfig(
-        self, path: str | Path, namespace: str = "default", context: str = "kube-emulator"
+        self,
+        path: str | Path,
+        namespace: str = "default",
+        context: str = "kube-emulator",
+        token: str = "kube-emulator",
     ) -> Path:
         """Write a kubeconfig pointing at this emulator (for kubectl, Kopf, the kubernetes client)."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump(self.kubeconfig(namespace, context), sort_keys=False))
+        target.write_text(yaml.safe_dump(self.kubeconfig(namespace, context, token), sort_keys=False))
         return target
 
     # ------------------------------------------------------------------------------------------------
@@ -390,6 +400,7 @@ class KubeEmulator:
     def reset_counters(self) -> None:
         self.write_counts.clear()
         self.object_write_counts.clear()
+        self.object_writers.clear()
         self.request_count = 0
         self.request_log.clear()
 
@@ -405,6 +416,10 @@ class KubeEmulator:
             "object_writes": [
                 {"plural": p, "namespace": ns, "name": n, "count": c}
                 for (p, ns, n), c in self.object_write_counts.items()
+            ],
+            "object_writers": [
+                {"plural": p, "namespace": ns, "name": n, "user": u, "count": c}
+                for (p, ns, n, u), c in self.object_writers.items()
             ],
         }
 
@@ -556,6 +571,8 @@ class KubeEmulator:
             self.write_counts[(method, plural, subresource)] += 1
             if name is not None:
                 self.object_write_counts[(plural, namespace, name)] += 1
+                user = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+                self.object_writers[(plural, namespace, name, user)] += 1
 
         query = request.query
         if method == "GET":

@@ -318,6 +318,7 @@ class BlaxelApi:
         burst: int = 20,
         inline_retries: int = 2,
         api_version: str = API_VERSION,
+        user_agent: str = f"blaxel-operator/{__version__}",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.inflight = PrioritySlots(max_inflight)
@@ -331,7 +332,7 @@ class BlaxelApi:
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             limits=httpx.Limits(max_connections=max(1, max_inflight), max_keepalive_connections=max_inflight),
-            headers={"User-Agent": f"blaxel-operator/{__version__}", "Blaxel-Version": api_version},
+            headers={"User-Agent": user_agent, "Blaxel-Version": api_version},
         )
 
     async def close(self) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .. import __version__
 from ..blaxel.client import BlaxelApi, ExternalClient
 from ..config import OperatorConfig
 from ..core.conditions import READY, Condition, merge_conditions
@@ -41,6 +42,14 @@ def shard_of(namespace: str, name: str, count: int) -> int:
     return int.from_bytes(digest_[:8], "big") % max(1, count)
 
 
+def user_agent(config: OperatorConfig) -> str:
+    """Says which shard made a call (in Blaxel's request logs, and the simulator's call log)."""
+    agent = f"blaxel-operator/{__version__}"
+    if config.shard_count > 1:
+        agent += f" shard/{config.shard_index}-of-{config.shard_count}"
+    return agent
+
+
 @dataclass(frozen=True)
 class KindParts:
     kind: Kind
@@ -68,6 +77,7 @@ class Runtime:
             rate=config.rate_limit,
             burst=config.rate_burst,
             api_version=config.api_version,
+            user_agent=user_agent(config),
         )
         self.kube: KubeApi | None = None
         self.states: dict[Key, ObjectState] = {}

@@ -72,6 +72,8 @@ class CallRecord:
     name: str | None = None
     #: whether the call named its workspace (``X-Blaxel-Workspace`` or ``?workspace=``)
     workspace_given: bool = False
+    #: the User-Agent header as sent (which client made the call, e.g. which operator shard)
+    user_agent: str | None = None
 
     @property
     def is_write(self) -> bool:
@@ -224,6 +226,7 @@ class BlaxelSimulator:
             name=name,
             workspace_given=bool(workspace),
             workspace_header=request.headers.get("X-Blaxel-Workspace"),
+            user_agent=request.headers.get("User-Agent"),
         )
         self._calls.append(call)
         try:
