@@ -32,6 +32,9 @@ class Pacing:
 class Next:
     delay: float
     settled: bool  # nothing in progress: the object can be observed with its workspace's list pages
+    # Blaxel is working on it (or it was just written) and the next look only observes it: when many
+    # are in progress in one workspace, list pages can serve them too
+    in_progress: bool = False
 
 
 def next_delay(
@@ -61,11 +64,11 @@ def next_delay(
         if now - pacing.transitional_since > TRANSITIONAL_PATIENCE:
             # stuck for long in one status (or one this version does not know): slow down
             return Next(min(intervals.poll, max(intervals.deploy_poll, STUCK_POLL)), settled=False)
-        return Next(intervals.deploy_poll, settled=False)
+        return Next(intervals.deploy_poll, settled=False, in_progress=True)
     pacing.transitional = None
     if applied_now:
         pacing.in_rhythm = False
-        return Next(intervals.deploy_poll, settled=False)
+        return Next(intervals.deploy_poll, settled=False, in_progress=True)
     # Settled: the first poll comes at a random point of the interval, the next ones one interval
     # apart. Thousands of objects never poll in step, none waits longer than one interval.
     if pacing.in_rhythm:

@@ -121,7 +121,9 @@ class InputResolver:
                     Problem.UNAUTHORIZED,
                     "no Blaxel credentials: set spec.credentialsRef, or BL_API_KEY / --credentials-secret",
                 )
-            return Credentials(default.api_key, workspace or default.workspace)
+            if not workspace or workspace == default.workspace:
+                return default  # one object shared by every resource that uses it
+            return Credentials(default.api_key, workspace)
         if data is None:
             raise InputProblem(Problem.SECRET_NOT_FOUND, f"{where} not found")
         if not data.get("apiKey"):

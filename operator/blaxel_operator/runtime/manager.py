@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from ..config import OperatorConfig
 from ..core.conditions import READY, Condition, merge_conditions
 from ..core.decide import FINALIZER
 from ..core.events import Event
+from ..core.schedule import TRANSITIONAL_PATIENCE
 from ..core.status import iso
 from ..kinds.base import Kind
 from ..kubeapi import KubeApi
@@ -24,8 +26,8 @@ from .gauges import forget
 from .inputs import InputProblem, InputResolver, parse
 from .queue import WorkQueue
 from .reconciler import Reconciler, utcnow
-from .refs import ReferenceIndex
-from .state import OBSERVE, Key, ObjectState, compact, key_of, trigger_of
+from .refs import UNCHANGED, ReferenceIndex
+from .state import OBSERVE, Key, ObjectState, compact, key_of, pack, trigger_of, unpack
 from .status_writer import StatusWriter, previous_status
 from .sweep import GroupKey, Sweeper
 
@@ -81,10 +83,15 @@ class Runtime:
         )
         self.kube: KubeApi | None = None
         self.states: dict[Key, ObjectState] = {}
+        self.group_keys: dict[tuple[str, str, str], GroupKey] = {}  # (kind, API key, workspace) -> key
         self.index = ReferenceIndex(wake=lambda key: self.queue.add(key, 0))
         self.queue: WorkQueue[Key] = WorkQueue(self.process, workers=max(4, 2 * config.max_inflight))
         self.sweeper = Sweeper(
-            config.poll_interval, self.deliver, self.last_seen, first_delay=min(config.poll_interval, 5.0)
+            config.poll_interval,
+            self.deliver,
+            self.last_seen,
+            first_delay=min(config.poll_interval, 5.0),
+            fast_interval=config.deploy_poll_interval,
         )
         self.parts = {kind.kind: self._parts(kind) for kind in kinds}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -140,13 +147,19 @@ class Runtime:
         state = self.states.get(key)
         if state is None:
             state = self.states[key] = ObjectState()
-        state.body = compact(body)
-        try:
-            spec = parse(kind, state.body)
-        except InputProblem:
-            spec = None  # reported by its reconcile
-        self.index.observe(kind, key, state.body, spec)
+        kept = compact(body)
+        state.body = kept
+        if state.status_cache is not None and kept["status"] == unpack(state.status_cache):
+            state.status_cache = None  # our write is delivered: the body is the truth again
         trigger = trigger_of(body)
+        spec_changed = state.trigger is None or trigger[0] != state.trigger[0]
+        spec: Any = UNCHANGED
+        if spec_changed:  # what it references can only change with its spec (its generation)
+            try:
+                spec = parse(kind, kept)
+            except InputProblem:
+                spec = None  # reported by its reconcile
+        self.index.observe(kind, key, kept, spec)
         if trigger != state.trigger:
             state.trigger = trigger
             self.queue.add(key, 0)
@@ -166,49 +179,85 @@ class Runtime:
         if state is None:
             return None
         parts = self.parts[key[0]]
-        observed, state.prefetched = state.prefetched, OBSERVE
-        if observed is OBSERVE and state.fresh and restorable(state.body):
+        observed = self.take_observation(state)
+        body = state.body
+        if observed is OBSERVE and state.fresh and restorable(body):
             # After a restart, settled objects are observed with their workspace's list pages rather
             # than one GET each; the first sweep comes within seconds.
             state.fresh = False
-            if await self.rejoin(parts, state):
+            if await self.rejoin(parts, state, body):
                 return None
         state.fresh = False
-        nxt = await parts.reconciler.reconcile(state.body, state, observed)
-        if nxt.settled and state.remote_name and state.last_credentials is not None:
-            self.join(parts, state, key)
-            return None
+        try:
+            nxt = await parts.reconciler.reconcile(body, state, observed)
+        finally:
+            state.looked_at = time.monotonic()
+        if state.remote_name and state.last_credentials is not None:
+            if nxt.settled:
+                self.join(parts, state, key)
+                return None
+            if nxt.in_progress:
+                # swept while enough are in progress; else observed alone, yet counted in its group
+                return None if self.watch(parts, state, key) else nxt.delay
         self.sweeper.leave(state.sweep_group, state.remote_name)
         state.sweep_group = None
         return nxt.delay
 
-    async def rejoin(self, parts: KindParts, state: ObjectState) -> bool:
+    @staticmethod
+    def take_observation(state: ObjectState) -> Any:
+        """What a list page showed for the next reconcile, unless a reconcile ended after it was asked
+        for (it may have written since: the page is stale)."""
+        prefetched, state.prefetched = state.prefetched, OBSERVE
+        if prefetched is OBSERVE or prefetched[0] < state.looked_at:
+            return OBSERVE
+        return prefetched[1]
+
+    async def rejoin(self, parts: KindParts, state: ObjectState, body: Mapping[str, Any]) -> bool:
         try:
-            resolved, creds = await parts.inputs.resolve(state.body, self.config.cluster_id)
+            resolved, creds = await parts.inputs.resolve(body, self.config.cluster_id)
         except Exception:
             return False  # the reconcile reports it
         state.last_credentials, state.remote_name = creds, resolved.desired.name
-        self.join(parts, state, key_of(parts.kind.kind, state.body))
+        self.join(parts, state, key_of(parts.kind.kind, body))
         return True
 
-    def join(self, parts: KindParts, state: ObjectState, key: Key) -> None:
+    def group_of(self, parts: KindParts, state: ObjectState) -> GroupKey:
         creds = state.last_credentials
         assert creds is not None and state.remote_name is not None
-        group: GroupKey = (
-            parts.kind.kind,
-            hashlib.sha256(creds.api_key.encode()).hexdigest()[:16],
-            creds.workspace or "",
-        )
+        group = self.group_keys.get((parts.kind.kind, creds.api_key, creds.workspace or ""))
+        if group is None:  # one tuple per group, shared by its objects
+            group = (
+                parts.kind.kind,
+                hashlib.sha256(creds.api_key.encode()).hexdigest()[:16],
+                creds.workspace or "",
+            )
+            self.group_keys[(parts.kind.kind, creds.api_key, creds.workspace or "")] = group
         if state.sweep_group != group:
             self.sweeper.leave(state.sweep_group, state.remote_name)
             state.sweep_group = group
-        self.sweeper.join(group, creds, parts.external, state.remote_name, key)
+        return group
 
-    def deliver(self, key: Key, remote: Mapping[str, Any] | None) -> None:
+    def join(self, parts: KindParts, state: ObjectState, key: Key) -> None:
+        group = self.group_of(parts, state)
+        assert state.last_credentials is not None and state.remote_name is not None
+        self.sweeper.join(group, state.last_credentials, parts.external, state.remote_name, key)
+
+    def watch(self, parts: KindParts, state: ObjectState, key: Key) -> bool:
+        """In progress: observed with the list sweeps while enough are, else alone (False)."""
+        group = self.group_of(parts, state)
+        assert state.last_credentials is not None and state.remote_name is not None
+        pacing = state.pacing
+        since = pacing.transitional_since if pacing.transitional is not None else time.monotonic()
+        until = since + TRANSITIONAL_PATIENCE
+        return self.sweeper.watch(
+            group, state.last_credentials, parts.external, state.remote_name, key, until
+        )
+
+    def deliver(self, key: Key, remote: Mapping[str, Any] | None, asked: float) -> None:
         state = self.states.get(key)
-        if state is None:
-            return
-        state.prefetched = dict(remote) if remote is not None else OBSERVE
+        if state is None or asked < state.looked_at:
+            return  # reconciled since the page was asked for: the next sweep compares again
+        state.prefetched = (asked, dict(remote)) if remote is not None else OBSERVE
         self.queue.add(key, 0)
 
     def last_seen(self, key: Key) -> str | None:
@@ -219,7 +268,7 @@ class Runtime:
 
     async def delete(self, kind: Kind, body: Mapping[str, Any]) -> Deletion:
         key = key_of(kind.kind, body)
-        state = self.states.get(key) or ObjectState(body=compact(body))
+        state = self.states.get(key) or ObjectState(packed=pack(compact(body)))
         parts = self.parts[kind.kind]
         result = await parts.deleter.delete(body, state)
         if result.in_use:

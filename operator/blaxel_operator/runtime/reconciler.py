@@ -128,9 +128,10 @@ class Reconciler:
             jitter=random.uniform(0.8, 1.2),
             spread=random.uniform(0.5, 1.0),
         )
-        # A list sweep skips a settled object whose remote did not change, unless Secrets feed it (they
-        # can change without an event of ours: it is then reconciled on every sweep, without a call).
-        seen = result.remote if result.remote_known and pacing.settled else None
+        # A list sweep skips an object whose remote did not change, unless Secrets feed it (they can
+        # change without an event of ours: it is then reconciled on every sweep, without a call).
+        swept = pacing.settled or pacing.in_progress
+        seen = result.remote if result.remote_known and swept else None
         static = resolved is not None and not resolved.reads_secrets
         state.digest = digest(seen) if seen is not None and static else None
         count_backoff(state, result.problem.value if result.problem and result.problem.retried else None)

@@ -12,6 +12,9 @@ from .state import Key
 
 Target = tuple[str, str, str]  # (Kubernetes kind, namespace, name)
 
+# "The spec did not change since the last observe": what the object references stays as it was.
+UNCHANGED: Any = object()
+
 
 def is_ready(body: Mapping[str, Any]) -> bool:
     status = body.get("status") or {}
@@ -42,6 +45,8 @@ class ReferenceIndex:
         if (str(remote) if now_ready else None) != was:
             for user in self.users.get(target, ()):
                 self.wake(user)
+        if spec is UNCHANGED:
+            return
         refs = (
             frozenset((r.kind, key[1], r.name) for r in kind.references(spec))
             if spec is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,17 @@ def compact(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"metadata": kept_meta, "spec": body.get("spec") or {}, "status": body.get("status") or {}}
 
 
+def pack(body: Mapping[str, Any]) -> bytes:
+    """A body as compressed JSON: ~1 KB instead of ~6 KB of dicts and strings. Most objects are settled
+    and read only when they are reconciled, which unpacks it (tens of microseconds)."""
+    return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 1)
+
+
+def unpack(packed: bytes) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(zlib.decompress(packed)) if packed else {}
+    return body
+
+
 def trigger_of(body: Mapping[str, Any]) -> tuple[Any, ...]:
     """What makes a reconcile due now: the spec (generation), our annotations, the finalizer's arrival;
     not status changes (our own writes)."""
@@ -51,16 +64,26 @@ def trigger_of(body: Mapping[str, Any]) -> tuple[Any, ...]:
 
 @dataclass(slots=True)
 class ObjectState:
-    body: dict[str, Any] = field(default_factory=dict)  # compact latest body from the watch
+    packed: bytes = b""  # the compact latest body from the watch, packed (see `body`)
     trigger: tuple[Any, ...] | None = None
     pacing: Pacing = field(default_factory=Pacing)
-    status_cache: dict[str, Any] | None = None  # what we last wrote, until the watch delivers it
+    status_cache: bytes | None = None  # what we last wrote (packed), until the watch delivers it
     delete_requested: bool = False  # DELETE sent; the remote's 404 then means "deleted"
     last_credentials: Credentials | None = None  # to delete even once the credentials Secret is gone
     counted_status: str | None = None  # the remote status this object is counted under (metrics)
     backoff_reason: str | None = None
-    sweep_group: tuple[str, str, str] | None = None  # (kind, key digest, workspace) when settled
-    digest: str | None = None  # of the remote object as last seen settled (sweeps skip unchanged ones)
+    sweep_group: tuple[str, str, str] | None = None  # (kind, key digest, workspace) when swept
+    digest: str | None = None  # of the remote object as last seen (sweeps skip unchanged ones)
     remote_name: str | None = None
-    prefetched: Any = OBSERVE  # what a list sweep showed, for the next reconcile
+    prefetched: Any = OBSERVE  # (when the page was asked for, what it showed), for the next reconcile
+    looked_at: float = 0.0  # when the last reconcile ended (monotonic): older observations are stale
     fresh: bool = True  # not reconciled yet by this process
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The compact latest body (a fresh copy on each read: read it once per reconcile)."""
+        return unpack(self.packed)
+
+    @body.setter
+    def body(self, body: Mapping[str, Any]) -> None:
+        self.packed = pack(body)

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from ..kinds.base import Kind
 from ..kubeapi import merge_patch
 from ..metrics import KUBE_WRITES
-from .state import ObjectState
+from .state import ObjectState, pack, unpack
 
 
 class StatusPatcher(Protocol):
@@ -21,10 +21,11 @@ class StatusPatcher(Protocol):
 def previous_status(body: Mapping[str, Any], state: ObjectState) -> dict[str, Any]:
     observed = dict(body.get("status") or {})
     if state.status_cache is not None:
-        if observed == state.status_cache:
+        written = unpack(state.status_cache)
+        if observed == written:
             state.status_cache = None  # delivered: the body is the truth again (and memory is freed)
             return observed
-        return state.status_cache
+        return written
     return observed
 
 
@@ -54,5 +55,5 @@ class StatusWriter:
         )
         KUBE_WRITES.labels(self.kind.kind).inc()
         if result is not None:
-            state.status_cache = dict(result.get("status") or {})
+            state.status_cache = pack(result.get("status") or {})
         return True

@@ -1,6 +1,12 @@
-"""Observe settled objects through list pages: one call per page (200 objects) per poll interval for a
-workspace, instead of one GET per object. Objects whose remote changed (or is gone) are handed back to
-the work queue with what the page showed; unchanged ones cost nothing more.
+"""Observe objects through list pages: one call per page (200 objects) for a whole workspace, instead of
+one GET per object.
+
+Settled objects are swept once per poll interval. Objects Blaxel is working on (deploying, just written)
+are swept once per deployment poll interval while there are enough of them in the workspace for a list to
+cost fewer calls than their GETs (at least two, and at least one per page); fewer are observed alone, with
+their own GETs. Objects whose remote changed (or is gone) are handed back to the work queue with what the
+page showed; unchanged ones cost nothing more. An in-progress object that stays unchanged past its
+patience is handed back too (its reconcile then slows its polls down, as for any stuck deployment).
 """
 
 from __future__ import annotations
@@ -8,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,15 +29,17 @@ from .state import Key
 log = logging.getLogger(__name__)
 
 GroupKey = tuple[str, str, str]  # (Kubernetes kind, digest of the API key, workspace)
+PAGE = 200  # objects per list page (the client's page size)
 
 
 def digest(remote: Mapping[str, Any]) -> str:
     return stable_hash(dict(remote))
 
 
-# (key, what the page showed: None when the object is not listed) -> reconcile it with that
-Deliver = Callable[[Key, Mapping[str, Any] | None], None]
-# (key) -> the digest of the remote as the object's last reconcile saw it settled
+# (key, what the page showed: None when the object is not listed, when the page was asked for) -> reconcile
+# it with that (or look at it alone when None)
+Deliver = Callable[[Key, Mapping[str, Any] | None, float], None]
+# (key) -> the digest of the remote as the object's last reconcile saw it
 LastSeen = Callable[[Key], str | None]
 
 
@@ -37,37 +47,93 @@ LastSeen = Callable[[Key], str | None]
 class SweepGroup:
     creds: Credentials
     external: ExternalClient
-    members: dict[str, Key] = field(default_factory=dict)  # remote name -> object
+    members: dict[str, Key] = field(default_factory=dict)  # remote name -> object, observed by the sweeps
+    watching: dict[str, float] = field(default_factory=dict)  # in-progress members -> patience deadline
+    alone: set[str] = field(default_factory=set)  # in progress, observed with their own GETs (too few)
+    listed: int = 0  # objects in the group's last complete listing
     task: asyncio.Task[None] | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.listed / PAGE))
+
+    def list_pays(self, in_progress: int) -> bool:
+        """Whether one list per deployment poll costs fewer calls than `in_progress` GETs."""
+        return in_progress >= max(2, self.pages)
 
 
 class Sweeper:
-    def __init__(self, interval: float, deliver: Deliver, last_seen: LastSeen, first_delay: float) -> None:
+    def __init__(
+        self,
+        interval: float,
+        deliver: Deliver,
+        last_seen: LastSeen,
+        first_delay: float,
+        fast_interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.interval = interval
+        self.fast_interval = min(interval, fast_interval if fast_interval is not None else interval)
         self.deliver = deliver
         self.last_seen = last_seen
         self.first_delay = first_delay
+        self.clock = clock
         self.groups: dict[GroupKey, SweepGroup] = {}
+
+    def _group(self, group: GroupKey, creds: Credentials, external: ExternalClient) -> SweepGroup:
+        entry = self.groups.get(group)
+        if entry is None:
+            entry = self.groups[group] = SweepGroup(creds, external)
+        entry.creds = creds
+        return entry
+
+    def _member(self, group: GroupKey, entry: SweepGroup, name: str, key: Key) -> None:
+        entry.members[name] = key
+        if entry.task is None:
+            entry.task = asyncio.get_running_loop().create_task(self._loop(group, entry))
 
     def join(
         self, group: GroupKey, creds: Credentials, external: ExternalClient, name: str, key: Key
     ) -> None:
-        entry = self.groups.get(group)
-        if entry is None:
-            entry = self.groups[group] = SweepGroup(creds, external)
-            entry.task = asyncio.get_running_loop().create_task(self._loop(group, entry))
-        entry.creds = creds
-        entry.members[name] = key
+        """A settled object: swept once per poll interval."""
+        entry = self._group(group, creds, external)
+        entry.watching.pop(name, None)
+        entry.alone.discard(name)
+        self._member(group, entry, name, key)
+
+    def watch(
+        self, group: GroupKey, creds: Credentials, external: ExternalClient, name: str, key: Key, until: float
+    ) -> bool:
+        """An object in progress: swept once per deployment poll interval (until `until` if it does not
+        change) when enough are in progress for a list to pay; returns False when it is to be observed
+        alone (with a GET) instead."""
+        entry = self._group(group, creds, external)
+        in_progress = len(entry.watching) + len(entry.alone) + (name not in entry.alone)
+        if name not in entry.watching and not entry.list_pays(in_progress):
+            entry.members.pop(name, None)
+            entry.alone.add(name)
+            return False
+        entry.alone.discard(name)
+        first = not entry.watching
+        entry.watching[name] = until
+        self._member(group, entry, name, key)
+        if first:
+            entry.wake.set()  # sweep sooner than the settled rhythm
+        return True
 
     def leave(self, group: GroupKey | None, name: str | None) -> None:
         entry = self.groups.get(group) if group else None
         if entry is None or name is None:
             return
         entry.members.pop(name, None)
-        if not entry.members:
+        entry.watching.pop(name, None)
+        entry.alone.discard(name)
+        if not entry.members and entry.task is not None:
+            entry.task.cancel()
+            entry.task = None
+        if not entry.members and not entry.alone:
             del self.groups[group]  # type: ignore[arg-type]
-            if entry.task is not None:
-                entry.task.cancel()
 
     async def close(self) -> None:
         for entry in list(self.groups.values()):
@@ -78,12 +144,21 @@ class Sweeper:
         self.groups.clear()
 
     async def _loop(self, group: GroupKey, entry: SweepGroup) -> None:
-        # The first sweep of a group comes soon (e.g. after a restart), the next ones one interval
-        # apart; groups never sweep in step.
-        delay = self.first_delay * random.uniform(1.0, 1.5)
+        # The first sweep of a group comes soon (e.g. after a restart), the next ones one interval apart
+        # (a deployment poll interval while objects are in progress); groups never sweep in step.
+        last = self.clock()
+        settled_delay = self.first_delay * random.uniform(1.0, 1.5)
+        fast_delay = self.fast_interval * random.uniform(0.9, 1.1)
         while True:
-            await asyncio.sleep(delay)
-            delay = self.interval * random.uniform(0.9, 1.1)
+            entry.wake.clear()
+            wait = last + (min(settled_delay, fast_delay) if entry.watching else settled_delay) - self.clock()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(entry.wake.wait(), wait)
+                continue  # due now, or objects in progress joined: the delay is worked out again
+            last = self.clock()
+            settled_delay = self.interval * random.uniform(0.9, 1.1)
+            fast_delay = self.fast_interval * random.uniform(0.9, 1.1)
             try:
                 await self.sweep(entry)
             except BlaxelError as exc:
@@ -91,15 +166,37 @@ class Sweeper:
                     "list sweep of %s failed (%s); each object is observed alone instead", group[0], exc
                 )
                 for key in list(entry.members.values()):
-                    self.deliver(key, None)
+                    self.deliver(key, None, last)
 
     async def sweep(self, entry: SweepGroup) -> None:
+        started = self.clock()
         remaining = dict(entry.members)
-        async for page in entry.external.list_pages(entry.creds):
+        listed = 0
+        unchanged: dict[str, tuple[Key, Mapping[str, Any], float]] = {}  # in-progress ones, as listed
+        pages = entry.external.list_pages(entry.creds).__aiter__()
+        while True:
+            asked = self.clock()  # a page shows the remote as it was at some point after this
+            try:
+                page = await pages.__anext__()
+            except StopAsyncIteration:
+                break
             for remote in page:
+                listed += 1
                 name = str((remote.get("metadata") or {}).get("name") or "")
                 key = remaining.pop(name, None)
-                if key is not None and self.last_seen(key) != digest(remote):
-                    self.deliver(key, remote)
+                if key is None:
+                    continue
+                deadline = entry.watching.get(name)
+                if (deadline is not None and deadline < asked) or self.last_seen(key) != digest(remote):
+                    self.deliver(key, remote, asked)
+                elif deadline is not None:
+                    unchanged[name] = (key, remote, asked)
+        entry.listed = listed
         for key in remaining.values():  # not listed: deleted outside Kubernetes (or gone meanwhile)
-            self.deliver(key, None)
+            self.deliver(key, None, started)
+        if entry.watching and not entry.list_pays(len(entry.watching) + len(entry.alone)):
+            # Too few left in progress for a list to pay: each is observed alone from now on. Those the
+            # page showed unchanged are reconciled with that (no call); their next look is their own GET.
+            for name, (key, shown, when) in unchanged.items():
+                entry.watching.pop(name, None)
+                self.deliver(key, shown, when)
