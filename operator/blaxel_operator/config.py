@@ -14,6 +14,7 @@ from .core.decide import (
     PAUSED,
     RECONCILE_REQUESTED_AT,
     WATCHED_ANNOTATIONS,
+    shard_finalizer,
 )
 
 __all__ = [
@@ -90,6 +91,12 @@ class OperatorConfig:
     peering: str | None = None
     shard_index: int = 0  # this process reconciles the objects whose stable hash mod shard_count is this
     shard_count: int = 1
+
+    @property
+    def finalizer(self) -> str:
+        """The finalizer this process holds (its shard's)."""
+        return shard_finalizer(self.shard_index, self.shard_count)
+
     # backoff caps (seconds)
     max_backoff: float = 300.0
     unauthorized_backoff: float = 900.0

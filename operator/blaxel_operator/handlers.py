@@ -17,7 +17,6 @@ from typing import Any
 import kopf
 
 from .config import OperatorConfig
-from .core.decide import FINALIZER
 from .kinds.base import Kind
 from .kubeapi import KubeApi
 from .logs import REDACTOR
@@ -57,7 +56,7 @@ class QuietWatchFilter(logging.Filter):
 
 
 def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
-    settings.persistence.finalizer = FINALIZER
+    settings.persistence.finalizer = config.finalizer
     # Kopf's own bookkeeping lives in annotations, never in status (the CRD would prune it).
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="blaxel.ai")
     settings.persistence.diffbase_storage = NoDiffBaseStorage()

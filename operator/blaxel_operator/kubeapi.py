@@ -172,6 +172,39 @@ class KubeApi:
             raw[key] = str(value).encode("utf-8")
         return SecretData(namespace, name, raw)
 
+    async def replace_finalizers(
+        self,
+        group: str,
+        version: str,
+        plural: str,
+        namespace: str,
+        name: str,
+        current: list[str],
+        finalizers: list[str],
+    ) -> bool:
+        """Set metadata.finalizers to `finalizers` if it is still `current` (a JSON patch `test`: a
+        finalizer added or removed meanwhile is never lost). False when it changed or the object is gone.
+
+        InvalidName (before any request) when a path segment is not a valid one."""
+        kubenames.subdomain(group, "API group")
+        kubenames.label(version, "API version")
+        kubenames.label(plural, "resource plural")
+        kubenames.namespace(namespace)
+        kubenames.object_name(name)
+        url = api_url(self.server, "apis", group, version, "namespaces", namespace, plural, name)
+        patch = [
+            {"op": "test", "path": "/metadata/finalizers", "value": current},
+            {"op": "replace", "path": "/metadata/finalizers", "value": finalizers},
+        ]
+        headers = {"Content-Type": "application/json-patch+json"}
+        async with self.session.patch(url, json=patch, headers=headers) as response:
+            if response.status in (404, 409, 422):
+                return False
+            if response.status >= 400:
+                text = (await response.text())[:300]
+                raise KubeError(response.status, f"patching finalizers of {namespace}/{name} failed: {text}")
+            return True
+
     async def patch_status(
         self, group: str, version: str, plural: str, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> dict[str, Any] | None:

@@ -3,15 +3,17 @@ progress are observed with list pages rather than their own GETs, and stale page
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
 
+from blaxel_devkit.harness import wait_for
 from blaxel_operator.blaxel.client import BlaxelApi, Credentials, ExternalClient
 from blaxel_operator.runtime.manager import Runtime
 from blaxel_operator.runtime.state import OBSERVE, Key, ObjectState
-from blaxel_operator.runtime.sweep import PAGE, GroupKey, SweepGroup, Sweeper, digest
+from blaxel_operator.runtime.sweep import PAGE, GroupKey, Sweeper, SweepGroup, digest
 from blaxel_operator.simulator import BlaxelSimulator, SimulatorConfig
 
 CREDS = Credentials("sim-key", "sandbox")
@@ -41,13 +43,13 @@ class Recorder:
     """Stands for the runtime: what each object looked like when last reconciled, what was handed back."""
 
     def __init__(self) -> None:
-        self.seen: dict[Key, str | None] = {}
+        self.seen: dict[Key, int | None] = {}
         self.delivered: list[tuple[Key, Mapping[str, Any] | None]] = []
 
     def deliver(self, k: Key, remote: Mapping[str, Any] | None, asked: float) -> None:
         self.delivered.append((k, remote))
 
-    def last_seen(self, k: Key) -> str | None:
+    def last_seen(self, k: Key) -> int | None:
         return self.seen.get(k)
 
     def names(self) -> list[str]:
@@ -119,3 +121,22 @@ def test_a_page_asked_for_before_the_last_reconcile_ended_is_not_used() -> None:
     state.prefetched = (10.5, {"metadata": {"name": "a"}})
     assert Runtime.take_observation(state) == {"metadata": {"name": "a"}}
     assert state.prefetched is OBSERVE  # used once
+
+
+async def test_members_never_swept_are_swept_within_seconds_not_an_interval(
+    sim: BlaxelSimulator, external: ExternalClient
+) -> None:
+    rec = Recorder()
+    sweeper = Sweeper(600, rec.deliver, rec.last_seen, first_delay=0.05)
+    sweeper.join(GROUP, CREDS, external, "a", key("a"))
+    group = sweeper.groups[GROUP]
+    await wait_for(lambda: asyncio.sleep(0, group.listed == 3), timeout=5, what="the group's first sweep")
+    listed = sim.last_seq
+    sweeper.join(GROUP, CREDS, external, "b", key("b"), unobserved=True)  # e.g. restored after a restart
+    await wait_for(lambda: asyncio.sleep(0, key("b") in dict(rec.delivered)), timeout=5, what="b swept")
+    assert len(sweeps_since(sim, listed)) == 1  # one more sweep, long before the 600 s interval
+    await sweeper.close()
+
+
+def sweeps_since(sim: BlaxelSimulator, since: int) -> list[Any]:
+    return [c for c in sim.calls(method="GET", since=since) if c.path.rstrip("/").endswith("/agents")]

@@ -9,7 +9,7 @@ so the table tests run the path production runs.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,6 +28,20 @@ DELETION_POLICY = f"{ANNOTATION_PREFIX}/deletion-policy"
 RECONCILE_REQUESTED_AT = f"{ANNOTATION_PREFIX}/reconcile-requested-at"
 FINALIZER = f"{ANNOTATION_PREFIX}/finalizer"
 WATCHED_ANNOTATIONS = (PAUSED, ADOPTION_POLICY, DELETION_POLICY, RECONCILE_REQUESTED_AT)
+
+
+def shard_finalizer(index: int, count: int) -> str:
+    """The finalizer shard `index` of `count` holds. Kopf removes its finalizer from objects none of
+    its handlers match (kopf#1055), so processes sharing one would strip each other's objects of it
+    (forever, between shards; at a handover, between layouts): each shard of each layout has its own,
+    and one replica keeps the plain name."""
+    return FINALIZER if count <= 1 else f"{FINALIZER}-{index}-of-{count}"
+
+
+def stale_finalizers(finalizers: Iterable[str], ours: str) -> list[str]:
+    """The operator's finalizers other than `ours`: held for another shard layout (the shard count
+    changed, the object moved to this shard)."""
+    return [f for f in finalizers if f != ours and (f == FINALIZER or f.startswith(f"{FINALIZER}-"))]
 
 
 def owner_labels(cluster_id: str, namespace: str, name: str) -> dict[str, str]:

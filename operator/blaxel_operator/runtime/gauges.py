@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from ..metrics import BACKOFF, REMOTE_STATUS
 from .state import ObjectState
 
@@ -13,6 +15,7 @@ def count_status(kind: str, state: ObjectState, remote_status: str | None) -> No
         REMOTE_STATUS.labels(kind, state.counted_status).dec()
     if remote_status is not None:
         REMOTE_STATUS.labels(kind, remote_status).inc()
+        remote_status = sys.intern(remote_status)  # a few distinct values, kept by every object
     state.counted_status = remote_status
 
 

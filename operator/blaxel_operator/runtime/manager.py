@@ -15,7 +15,7 @@ from .. import __version__
 from ..blaxel.client import BlaxelApi, ExternalClient
 from ..config import OperatorConfig
 from ..core.conditions import READY, Condition, merge_conditions
-from ..core.decide import FINALIZER
+from ..core.decide import FINALIZER, stale_finalizers
 from ..core.events import Event
 from ..core.schedule import TRANSITIONAL_PATIENCE
 from ..core.status import iso
@@ -82,6 +82,7 @@ class Runtime:
             user_agent=user_agent(config),
         )
         self.kube: KubeApi | None = None
+        self.finalizer = config.finalizer
         self.states: dict[Key, ObjectState] = {}
         self.group_keys: dict[tuple[str, str, str], GroupKey] = {}  # (kind, API key, workspace) -> key
         self.index = ReferenceIndex(wake=lambda key: self.queue.add(key, 0))
@@ -151,7 +152,7 @@ class Runtime:
         state.body = kept
         if state.status_cache is not None and kept["status"] == unpack(state.status_cache):
             state.status_cache = None  # our write is delivered: the body is the truth again
-        trigger = trigger_of(body)
+        trigger = trigger_of(body, self.finalizer)
         spec_changed = state.trigger is None or trigger[0] != state.trigger[0]
         spec: Any = UNCHANGED
         if spec_changed:  # what it references can only change with its spec (its generation)
@@ -181,7 +182,13 @@ class Runtime:
         parts = self.parts[key[0]]
         observed = self.take_observation(state)
         body = state.body
-        if observed is OBSERVE and state.fresh and restorable(body):
+        finalizers = (body.get("metadata") or {}).get("finalizers") or []
+        stale = stale_finalizers(finalizers, self.finalizer)
+        if stale:
+            delay = await self.release_stale(parts, body, stale)
+            if delay is not None or self.finalizer not in finalizers:
+                return delay  # to try again; or nothing to reconcile before (or after) ours
+        if observed is OBSERVE and state.fresh and restorable(body, self.finalizer):
             # After a restart, settled objects are observed with their workspace's list pages rather
             # than one GET each; the first sweep comes within seconds.
             state.fresh = False
@@ -203,6 +210,44 @@ class Runtime:
         state.sweep_group = None
         return nxt.delay
 
+    async def release_stale(
+        self, parts: KindParts, body: Mapping[str, Any], stale: list[str]
+    ) -> float | None:
+        """The object moved here from another shard layout (the shard count changed) and still carries
+        that layout's finalizer: once it has ours, the old one goes. Being deleted without ours (Kopf
+        adds no finalizer then), its deletion runs here first. Returns a delay to try again after, or
+        None when the reconcile may go on."""
+        meta = body.get("metadata") or {}
+        finalizers = list(meta.get("finalizers") or [])
+        if self.finalizer not in finalizers:
+            if not meta.get("deletionTimestamp"):
+                return None  # Kopf adds ours first; its arrival brings the object back here
+            result = await self.delete(parts.kind, body)
+            if not result.done:
+                return max(1.0, result.delay)
+        if self.kube is None:
+            raise NotLoggedIn("not logged in to Kubernetes yet")
+        kept = [f for f in finalizers if f not in stale]
+        kind = parts.kind
+        released = await self.kube.replace_finalizers(
+            kind.group,
+            kind.version,
+            kind.plural,
+            str(meta.get("namespace") or ""),
+            str(meta.get("name") or ""),
+            finalizers,
+            kept,
+        )
+        if not released:
+            return 1.0  # changed meanwhile: its next event (or this retry) tells
+        log.info(
+            "%s/%s: released the finalizer(s) of another shard layout: %s",
+            meta.get("namespace"),
+            meta.get("name"),
+            ", ".join(stale),
+        )
+        return None
+
     @staticmethod
     def take_observation(state: ObjectState) -> Any:
         """What a list page showed for the next reconcile, unless a reconcile ended after it was asked
@@ -218,7 +263,7 @@ class Runtime:
         except Exception:
             return False  # the reconcile reports it
         state.last_credentials, state.remote_name = creds, resolved.desired.name
-        self.join(parts, state, key_of(parts.kind.kind, body))
+        self.join(parts, state, key_of(parts.kind.kind, body), unobserved=True)
         return True
 
     def group_of(self, parts: KindParts, state: ObjectState) -> GroupKey:
@@ -237,10 +282,12 @@ class Runtime:
             state.sweep_group = group
         return group
 
-    def join(self, parts: KindParts, state: ObjectState, key: Key) -> None:
+    def join(self, parts: KindParts, state: ObjectState, key: Key, unobserved: bool = False) -> None:
         group = self.group_of(parts, state)
         assert state.last_credentials is not None and state.remote_name is not None
-        self.sweeper.join(group, state.last_credentials, parts.external, state.remote_name, key)
+        self.sweeper.join(
+            group, state.last_credentials, parts.external, state.remote_name, key, unobserved=unobserved
+        )
 
     def watch(self, parts: KindParts, state: ObjectState, key: Key) -> bool:
         """In progress: observed with the list sweeps while enough are, else alone (False)."""
@@ -260,7 +307,7 @@ class Runtime:
         state.prefetched = (asked, dict(remote)) if remote is not None else OBSERVE
         self.queue.add(key, 0)
 
-    def last_seen(self, key: Key) -> str | None:
+    def last_seen(self, key: Key) -> int | None:
         state = self.states.get(key)
         return state.digest if state is not None else None
 
@@ -300,11 +347,11 @@ class Runtime:
             await self.kube.close()
 
 
-def restorable(body: Mapping[str, Any]) -> bool:
+def restorable(body: Mapping[str, Any], finalizer: str = FINALIZER) -> bool:
     """Whether an object's status says it was settled and in sync with its spec when last reconciled."""
     meta = body.get("metadata") or {}
     status = body.get("status") or {}
-    if FINALIZER not in (meta.get("finalizers") or []) or meta.get("deletionTimestamp"):
+    if finalizer not in (meta.get("finalizers") or []) or meta.get("deletionTimestamp"):
         return False
     if status.get("observedGeneration") != meta.get("generation") or not status.get("appliedHash"):
         return False

@@ -87,7 +87,7 @@ class Reconciler:
         meta = body.get("metadata") or {}
         if meta.get("deletionTimestamp"):
             return Next(self.intervals.poll, settled=False)  # the deletion handler owns it: never create
-        if dec.FINALIZER not in (meta.get("finalizers") or []):
+        if self.config.finalizer not in (meta.get("finalizers") or []):
             # Never create a remote object that a deletion racing with the finalizer could orphan.
             # The finalizer's arrival is a trigger: it enqueues this object again at once.
             log.debug(

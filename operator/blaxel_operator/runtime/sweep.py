@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import math
 import random
@@ -23,7 +25,6 @@ from typing import Any
 
 from ..blaxel.client import Credentials, ExternalClient
 from ..blaxel.errors import BlaxelError
-from ..core.diff import stable_hash
 from .state import Key
 
 log = logging.getLogger(__name__)
@@ -32,15 +33,18 @@ GroupKey = tuple[str, str, str]  # (Kubernetes kind, digest of the API key, work
 PAGE = 200  # objects per list page (the client's page size)
 
 
-def digest(remote: Mapping[str, Any]) -> str:
-    return stable_hash(dict(remote))
+def digest(remote: Mapping[str, Any]) -> int:
+    """A 64-bit fingerprint of a remote object (an int: 32 bytes kept per object, not an 88-byte string).
+    Compared within this process only, never stored."""
+    data = json.dumps(remote, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
 # (key, what the page showed: None when the object is not listed, when the page was asked for) -> reconcile
 # it with that (or look at it alone when None)
 Deliver = Callable[[Key, Mapping[str, Any] | None, float], None]
 # (key) -> the digest of the remote as the object's last reconcile saw it
-LastSeen = Callable[[Key], str | None]
+LastSeen = Callable[[Key], int | None]
 
 
 @dataclass
@@ -51,6 +55,7 @@ class SweepGroup:
     watching: dict[str, float] = field(default_factory=dict)  # in-progress members -> patience deadline
     alone: set[str] = field(default_factory=set)  # in progress, observed with their own GETs (too few)
     listed: int = 0  # objects in the group's last complete listing
+    unobserved_since: float | None = None  # when a member that was never swept joined (a restart)
     task: asyncio.Task[None] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -94,13 +99,23 @@ class Sweeper:
             entry.task = asyncio.get_running_loop().create_task(self._loop(group, entry))
 
     def join(
-        self, group: GroupKey, creds: Credentials, external: ExternalClient, name: str, key: Key
+        self,
+        group: GroupKey,
+        creds: Credentials,
+        external: ExternalClient,
+        name: str,
+        key: Key,
+        unobserved: bool = False,
     ) -> None:
-        """A settled object: swept once per poll interval."""
+        """A settled object: swept once per poll interval. `unobserved` (its status says settled, but
+        this process has not seen the remote yet, e.g. after a restart): swept within seconds."""
         entry = self._group(group, creds, external)
         entry.watching.pop(name, None)
         entry.alone.discard(name)
         self._member(group, entry, name, key)
+        if unobserved and entry.unobserved_since is None:
+            entry.unobserved_since = self.clock()
+            entry.wake.set()
 
     def watch(
         self, group: GroupKey, creds: Credentials, external: ExternalClient, name: str, key: Key, until: float
@@ -149,9 +164,15 @@ class Sweeper:
         last = self.clock()
         settled_delay = self.first_delay * random.uniform(1.0, 1.5)
         fast_delay = self.fast_interval * random.uniform(0.9, 1.1)
+        first_delay = self.first_delay * random.uniform(1.0, 1.5)
         while True:
             entry.wake.clear()
-            wait = last + (min(settled_delay, fast_delay) if entry.watching else settled_delay) - self.clock()
+            due = last + (min(settled_delay, fast_delay) if entry.watching else settled_delay)
+            if entry.unobserved_since is not None:
+                # members never swept (e.g. restored after a restart) wait seconds, not an interval;
+                # those joining meanwhile share that sweep
+                due = min(due, entry.unobserved_since + first_delay)
+            wait = due - self.clock()
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(entry.wake.wait(), wait)
@@ -159,6 +180,7 @@ class Sweeper:
             last = self.clock()
             settled_delay = self.interval * random.uniform(0.9, 1.1)
             fast_delay = self.fast_interval * random.uniform(0.9, 1.1)
+            entry.unobserved_since = None  # this sweep covers every member so far
             try:
                 await self.sweep(entry)
             except BlaxelError as exc:
