@@ -80,8 +80,43 @@ render (install, upgrade, template) fails early with a clear message.
 {{- end }}
 {{- end }}
 
-{{/* Arguments of `blaxel-operator`: exactly the flags of `blaxel-operator run`. */}}
+{{/* A shard's Deployment name (argument: dict "root" "shard" "shards"): the full name alone with one. */}}
+{{- define "blaxel-operator.shardName" -}}
+{{- if gt (int .shards) 1 }}
+{{- printf "%s-shard-%d" (include "blaxel-operator.fullname" .root | trunc 55 | trimSuffix "-") (int .shard) }}
+{{- else }}
+{{- include "blaxel-operator.fullname" .root }}
+{{- end }}
+{{- end }}
+
+{{/* The label that sets a shard's pods apart (none with one shard, so that its selector is as it was). */}}
+{{- define "blaxel-operator.shardLabel" -}}
+{{- if gt (int .shards) 1 }}
+blaxel.ai/shard: {{ .shard | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Kopf peering names, as JSON: one per shard (NAME-i) with several shards, else NAME. */}}
+{{- define "blaxel-operator.peeringNames" -}}
+{{- $names := list }}
+{{- if gt (int .Values.shards) 1 }}
+{{- range $i := until (int .Values.shards) }}
+{{- $names = append $names (printf "%s-%d" $.Values.peering.name $i) }}
+{{- end }}
+{{- else }}
+{{- $names = list .Values.peering.name }}
+{{- end }}
+{{- toJson $names }}
+{{- end }}
+
+{{/*
+Arguments of `blaxel-operator`: exactly the flags of `blaxel-operator run`.
+Argument: dict "root" "shard" "shards" (a shard's flags, and its own peering name, with several).
+*/}}
 {{- define "blaxel-operator.args" -}}
+{{- $shards := int .shards }}
+{{- $shard := int .shard }}
+{{- with .root -}}
 - run
 {{- if include "blaxel-operator.clusterWide" . }}
 - --all-namespaces
@@ -105,11 +140,16 @@ render (install, upgrade, template) fails early with a clear message.
 {{- with .Values.operator.credentialsSecret }}
 - --credentials-secret={{ . }}
 {{- end }}
+{{- if gt $shards 1 }}
+- --shard-index={{ $shard }}
+- --shard-count={{ $shards }}
+{{- end }}
 {{- if .Values.peering.enabled }}
-- --peering={{ .Values.peering.name }}
+- --peering={{ index (include "blaxel-operator.peeringNames" . | fromJsonArray) $shard }}
 {{- end }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -142,8 +182,8 @@ RBAC rules for BlaxelAgents, their status, Events and Secrets: what the operator
 
 {{/*
 Kopf peering: a watch stream over the peering kind (list, watch) and keep-alive merge patches
-of our own peering object (patch, get), restricted by name.
-Argument: dict "resource" (clusterkopfpeerings|kopfpeerings) "name" (peering name).
+of our own peering object(s) (patch, get), restricted by name.
+Argument: dict "resource" (clusterkopfpeerings|kopfpeerings) "names" (peering names, one per shard).
 */}}
 {{- define "blaxel-operator.rules.peering" -}}
 - apiGroups: ["kopf.dev"]
@@ -151,6 +191,6 @@ Argument: dict "resource" (clusterkopfpeerings|kopfpeerings) "name" (peering nam
   verbs: ["list", "watch"]
 - apiGroups: ["kopf.dev"]
   resources: [{{ .resource | quote }}]
-  resourceNames: [{{ .name | quote }}]
+  resourceNames: {{ toJson .names }}
   verbs: ["get", "patch"]
 {{- end }}
