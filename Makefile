@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LINT_DIRS := $(wildcard operator tests bench)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml .ci/constraints.txt | cksum | cut -d" " -f1)
 
-.PHONY: test lint typecheck pytest demo bench tools crds clean
+.PHONY: test lint typecheck pytest demo bench bench-scale tools crds clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,15 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/python -m blaxel_devkit.demo
 
+# blaxel-operator next to a near-ideal client and a do-nothing Kopf operator (<= 15 min on 2 cores)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c .ci/constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/run.py
+
+# 10,000 BlaxelAgents on one replica (writes BENCHMARKS-scale.md)
+bench-scale: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c .ci/constraints.txt -e '.[test,bench]'
+	$(BIN)/python bench/run.py --scale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

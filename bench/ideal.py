@@ -84,7 +84,10 @@ class IdealClient:
             "metadata": {"name": name, "labels": {"managed-by": "ideal-client"}},
             "spec": {"runtime": spec.get("runtime") or {}, "enabled": True, "public": False},
         }
-        async with self.slots, self.http.post(f"{self.api_url}/agents", json=payload, headers=self.headers) as r:
+        async with (
+            self.slots,
+            self.http.post(f"{self.api_url}/agents", json=payload, headers=self.headers) as r,
+        ):
             if r.status >= 300:
                 print(f"POST {name}: {r.status} {(await r.text())[:200]}", flush=True)
                 return
@@ -110,9 +113,10 @@ class IdealClient:
         cursor: str | None = None
         while True:
             params = {"limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
-            async with self.slots, self.http.get(
-                f"{self.api_url}/agents", params=params, headers=self.headers
-            ) as response:
+            async with (
+                self.slots,
+                self.http.get(f"{self.api_url}/agents", params=params, headers=self.headers) as response,
+            ):
                 body = await response.json()
             if isinstance(body, list):
                 return items + body
@@ -141,7 +145,9 @@ class IdealClient:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--kube-url", required=True)
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--api-key", required=True)

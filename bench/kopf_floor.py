@@ -3,8 +3,10 @@
 It registers one no-op ``@kopf.on.event`` handler, so Kopf keeps the same cluster-wide watch of the
 same resources as blaxel-operator and runs its per-event machinery (parsing, per-object workers, the
 handler call), but owns no finalizer, no daemon and makes no write: it never changes what the operator
-under test sees. Settings mirror blaxel-operator's (standalone, no scanning, no event posting, the same
-watch timeouts, INFO logging with the per-event handler lines dropped).
+under test sees. Its watch settings mirror blaxel-operator's (standalone, no scanning, no event posting,
+the same watch timeouts, INFO logging with the per-event handler lines dropped); Kopf's queueing
+settings are left at their defaults (blaxel-operator lets its per-object workers go after 1 s idle
+instead of 5 s: one of its own memory savings, not the framework's floor).
 
 ``--mode daemon`` registers an idle per-object daemon instead (Kopf's cost of a daemon per object). A
 daemon needs a finalizer, a write per object, so that mode is only for a run without the operator under

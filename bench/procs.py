@@ -334,6 +334,14 @@ def start_operator(
     ]
     env = python_env(
         {
+            # BENCH_OPERATOR_PYTHONPATH: run another copy of the operator (e.g. an older commit's
+            # `git archive`) against the same test bed, for before/after figures
+            **(
+                {"PYTHONPATH": os.environ["BENCH_OPERATOR_PYTHONPATH"]}
+                if "BENCH_OPERATOR_PYTHONPATH" in os.environ
+                else {}
+            ),
+            **dict(kv.split("=", 1) for kv in os.environ.get("BENCH_OPERATOR_ENV", "").split(",") if kv),
             "KUBECONFIG": str(user_kubeconfig(kube, name)),
             "BL_API_URL": sim.url,
             "BL_API_KEY": SIM_KEY,
@@ -376,7 +384,9 @@ def start_ideal(workdir: Path, kube: KubeServer, sim: Simulator, settings: Opera
     return proc
 
 
-def start_floor(workdir: Path, kube: KubeServer, mode: str = "event") -> tuple[Managed, int]:
+def start_floor(
+    workdir: Path, kube: KubeServer, mode: str = "event", name: str | None = None
+) -> tuple[Managed, int]:
     port = free_port()
     argv = [
         sys.executable,
@@ -388,7 +398,8 @@ def start_floor(workdir: Path, kube: KubeServer, mode: str = "event") -> tuple[M
         "--mode",
         mode,
     ]
-    return Managed(f"kopf-floor-{mode}", argv, workdir / f"kopf-floor-{mode}.log", python_env()).start(), port
+    name = name or f"kopf-floor-{mode}"
+    return Managed(name, argv, workdir / f"{name}.log", python_env()).start(), port
 
 
 def wait_healthy(proc: Managed, port: int, timeout: float = 60.0) -> None:

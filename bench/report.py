@@ -1,22 +1,23 @@
-"""Aggregation (median, min, max over repetitions), the plot, the printed summary and BENCHMARKS.md."""
+"""Aggregation (median, min, max over repetitions), the targets, the plot and the printed sections."""
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psutil
 
-from scenarios import ConvergenceResult, Footprint, FootprintResult, Params
+from scenarios import ConvergenceResult, FootprintResult, MemoryResult, Params, ShardResult
 
 T = TypeVar("T")
 MB = 1024 * 1024
-NEEDS_EXPLANATION = "see 'Why' below"
+KB = 1024
 
 
 @dataclass
@@ -28,12 +29,13 @@ class Stat:
 
     def fmt(self, digits: int = 2, unit: str = "") -> str:
         med = f"{self.median:.{digits}f}{unit}"
-        if self.n <= 1 or self.low == self.high:
+        if self.n <= 1 or f"{self.low:.{digits}f}" == f"{self.high:.{digits}f}":
             return med
         return f"{med} ({self.low:.{digits}f}-{self.high:.{digits}f})"
 
 
 def stat(values: Sequence[float]) -> Stat:
+    values = list(values) or [float("nan")]
     return Stat(statistics.median(values), min(values), max(values), len(values))
 
 
@@ -41,24 +43,31 @@ def over(results: Sequence[T], fn: Callable[[T], float]) -> Stat:
     return stat([fn(r) for r in results])
 
 
-def quantiles(
-    results: Sequence[ConvergenceResult],
-    values: Callable[[ConvergenceResult], Sequence[float]],
-    qs: Sequence[float],
-    digits: int,
-    unit: str,
-) -> str:
-    """'a / b / c': for each quantile q, its median (min-max) over the runs."""
-    return " / ".join(stat([pct(values(r), q) for r in results]).fmt(digits, unit) for q in qs)
+def pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(q * (len(ordered) - 1))] if ordered else float("nan")
+
+
+def ready_at(q: float) -> Callable[[ConvergenceResult], float]:
+    return lambda r: pct(r.ready_offsets, q)
+
+
+def posted_at(q: float) -> Callable[[ConvergenceResult], float]:
+    return lambda r: pct(r.post_offsets, q)
+
+
+def calls_of(method: str) -> Callable[[ConvergenceResult], float]:
+    return lambda r: r.per_agent(method)
 
 
 @dataclass
 class Target:
+    key: str
     name: str
     value: str
     goal: str
     met: bool
-    miss: str = ""
+    why: str = ""
 
 
 @dataclass
@@ -66,105 +75,191 @@ class Summary:
     params: Params
     conv: list[ConvergenceResult]
     foot: list[FootprintResult]
+    shards: list[ShardResult]
+    memory: MemoryResult | None
     runtime: float
     notes: list[str]
-    daemon_floor: Footprint | None = None
+    load: tuple[Any, Any] = ((0, 0, 0), (0, 0, 0))
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    # -- convergence
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "params": dataclasses.asdict(self.params),
+            "runtime_seconds": self.runtime,
+            "notes": self.notes,
+            "load": self.load,
+            "convergence": [dataclasses.asdict(r) for r in self.conv],
+            "footprint": [dataclasses.asdict(r) for r in self.foot],
+            "shards": [dataclasses.asdict(r) for r in self.shards],
+            "memory": dataclasses.asdict(self.memory) if self.memory else None,
+        }
+
+    # -- convergence -------------------------------------------------------------------------------------
+    def of(self, controller: str) -> list[ConvergenceResult]:
+        return [r for r in self.conv if r.controller == controller]
+
     @property
-    def t_ready(self) -> Stat:
-        return over(self.conv, lambda r: r.seconds_to_all_ready)
+    def ops(self) -> list[ConvergenceResult]:
+        return self.of("operator")
+
+    @property
+    def ideals(self) -> list[ConvergenceResult]:
+        return self.of("ideal")
+
+    def pairs(self) -> list[tuple[ConvergenceResult, ConvergenceResult]]:
+        ideal = {r.rep: r for r in self.ideals}
+        return [(op, ideal[op.rep]) for op in self.ops if op.rep in ideal]
 
     @property
     def ratio(self) -> Stat:
-        return over(self.conv, lambda r: r.seconds_to_all_ready / r.bound)
+        return stat([op.seconds_to_all_ready / ideal.seconds_to_all_ready for op, ideal in self.pairs()])
 
-    def calls_mean(self, method: str) -> Stat:
-        return over(self.conv, lambda r: r.blaxel_calls_mean.get(method, 0.0))
+    def cpu_per_agent(self, controller: str, process: str) -> Stat:
+        return over(
+            self.of(controller),
+            lambda r: r.cpu_share.get(process, 0.0) * r.seconds_to_all_ready / r.agents * 1000,
+        )
 
-    def calls_max(self, method: str) -> Stat:
-        return over(self.conv, lambda r: float(r.blaxel_calls_max.get(method, 0)))
+    # -- idle ---------------------------------------------------------------------------------------------
+    @property
+    def idle_calls(self) -> Stat:
+        return over(self.ops, lambda r: r.idle_calls_per_resource_per_poll)
 
     @property
     def idle_blaxel_writes(self) -> Stat:
-        return over(self.conv, lambda r: float(sum(c for m, c in r.idle_blaxel_calls.items() if m != "GET")))
+        return over(
+            self.ops, lambda r: float(sum(c for m, c in r.idle_calls.items() if m not in ("GET", "LIST")))
+        )
 
     @property
     def idle_kube_writes(self) -> Stat:
-        return over(self.conv, lambda r: float(sum(r.idle_kube_writes.values())))
+        return over(self.ops, lambda r: float(sum(r.idle_kube_writes.values())))
 
-    @property
-    def idle_gets(self) -> Stat:
-        return over(self.conv, lambda r: r.idle_gets_per_agent_per_poll)
-
-    @property
-    def idle_gets_per_poll(self) -> Stat:
-        return over(self.conv, lambda r: r.idle_gets_per_reconcile)
-
-    # -- footprint
+    # -- footprint ----------------------------------------------------------------------------------------
     @property
     def rss_ratio(self) -> Stat:
         return over(self.foot, lambda r: r.operator.peak_rss / r.floor.peak_rss)
 
+    @property
+    def growth_ratio(self) -> Stat:
+        return over(self.foot, lambda r: r.operator.growth / max(1, r.floor.growth))
+
+    def growth(self, who: str) -> Stat:
+        return over(self.foot, lambda r: getattr(r, who).growth / r.agents / KB)
+
+    # -- shards -------------------------------------------------------------------------------------------
+    def shard(self, shards: int, agents: int) -> ShardResult | None:
+        return next((r for r in self.shards if r.shards == shards and r.agents == agents), None)
+
     def targets(self) -> list[Target]:
+        p = self.params
         out: list[Target] = []
-        if self.conv:
-            ratio = self.ratio
+        if self.pairs():
+            r = self.ratio
+            op_t = over(self.ops, lambda x: x.seconds_to_all_ready)
+            id_t = over(self.ideals, lambda x: x.seconds_to_all_ready)
             out.append(
                 Target(
-                    "all Ready within 1.5x the bound",
-                    f"{ratio.fmt(2, 'x')} ({self.t_ready.fmt(1, ' s')} vs {self.params.bound:.1f} s)",
-                    "<= 1.50x",
-                    ratio.median <= 1.5,
-                    f"{(ratio.median / 1.5 - 1) * 100:.0f}% over the target" if ratio.median > 1.5 else "",
+                    "a",
+                    f"(a) convergence of {p.agents} applied at once, vs the near-ideal client",
+                    f"{r.fmt(2, 'x')} ({op_t.fmt(1, ' s')} vs {id_t.fmt(1, ' s')})",
+                    "<= 1.20x",
+                    r.median <= 1.2,
+                    "see (a) below: CPU per agent" if r.median > 1.2 else "",
+                )
+            )
+        if self.ops:
+            ic = self.idle_calls
+            out.append(
+                Target(
+                    "b",
+                    f"(b) idle: Blaxel calls per resource per poll interval ({p.operator.poll_interval:g} s)",
+                    ic.fmt(4),
+                    "<= 0.02",
+                    ic.high <= 0.02,
                 )
             )
             bw, kw = self.idle_blaxel_writes, self.idle_kube_writes
-            out.append(Target("idle: Blaxel writes", bw.fmt(0), "0", bw.high == 0))
-            out.append(Target("idle: Kubernetes writes", kw.fmt(0), "0", kw.high == 0))
-            per_poll, per_interval = self.idle_gets_per_poll, self.idle_gets
-            out.append(
-                Target(
-                    "idle: Blaxel GETs per agent per poll (one poll = one reconcile)",
-                    per_poll.fmt(3),
-                    "<= 1",
-                    per_poll.median <= 1.0 + 5e-3,
-                    f"{per_poll.median - 1:.3f} over" if per_poll.median > 1.005 else "",
-                )
-            )
-            out.append(
-                Target(
-                    f"idle: Blaxel GETs per agent per configured poll interval ({self.params.operator.poll_interval:g} s)",
-                    per_interval.fmt(3),
-                    "<= 1",
-                    per_interval.median <= 1.0,
-                    f"{(per_interval.median - 1) * 100:.0f}% over: polls come every 0.8-1.0x the interval"
-                    if per_interval.median > 1
-                    else "",
-                )
-            )
-            post = self.calls_max("POST")
-            out.append(Target("apply -> Ready: POSTs per agent (max)", post.fmt(0), "<= 1", post.high <= 1))
-            sw = over(self.conv, lambda r: float(r.status_writes_effective_max))
-            out.append(
-                Target(
-                    "apply -> Ready: status writes per agent (max)",
-                    f"{sw.fmt(0)} (mean {over(self.conv, lambda r: r.status_writes_mean).fmt(2)})",
-                    "<= 4",
-                    sw.high <= 4,
-                )
-            )
+            out.append(Target("b", "(b) idle: Blaxel writes", bw.fmt(0), "0", bw.high == 0))
+            out.append(Target("b", "(b) idle: Kubernetes writes", kw.fmt(0), "0", kw.high == 0))
         if self.foot:
-            rr = self.rss_ratio
+            rr, gr = self.rss_ratio, self.growth_ratio
+            n = p.footprint_agents
             out.append(
                 Target(
-                    "peak RSS vs the Kopf floor",
+                    "c",
+                    f"(c) peak RSS at {n} resources vs the Kopf floor",
                     rr.fmt(2, "x"),
-                    "<= 1.50x",
-                    rr.median <= 1.5,
-                    f"{(rr.median / 1.5 - 1) * 100:.0f}% over the target" if rr.median > 1.5 else "",
+                    "<= 1.25x",
+                    rr.median <= 1.25,
                 )
             )
+            out.append(
+                Target(
+                    "c",
+                    "(c) RSS growth per resource vs the floor's",
+                    f"{gr.fmt(2, 'x')} ({self.growth('operator').fmt(1, ' KB')} vs {self.growth('floor').fmt(1, ' KB')})",
+                    "<= 1.50x",
+                    gr.median <= 1.5,
+                )
+            )
+            restarts = [f.restart for f in self.foot if f.restart is not None]
+            if restarts:
+                single = stat([float(r.calls.get("GET", 0)) for r in restarts])
+                lists = stat([float(r.calls.get("LIST", 0)) for r in restarts])
+                writes = stat(
+                    [
+                        float(sum(c for m, c in r.calls.items() if m not in ("GET", "LIST")))
+                        + sum(r.kube_writes.values())
+                        for r in restarts
+                    ]
+                )
+                steady = stat([r.seconds_to_steady for r in restarts])
+                out.append(
+                    Target(
+                        "d",
+                        f"(d) restart at {n}: no thundering herd (list pages, not one GET each)",
+                        f"{lists.fmt(0)} list calls, {single.fmt(0)} single GETs, {writes.fmt(0)} writes; "
+                        f"steady after {steady.fmt(1, ' s')}",
+                        f"<= {n // 200 * 2 + 2} list calls, 0 GETs, 0 writes",
+                        single.high == 0 and writes.high == 0 and lists.high <= n // 200 * 2 + 2,
+                    )
+                )
+        multi = self.shard(p.shards, p.shard_agents)
+        if multi is not None:
+            bad = (
+                multi.agents_called_by_several
+                + multi.agents_called_by_wrong_shard
+                + multi.objects_written_by_several
+                + multi.agents_posted_not_once
+            )
+            out.append(
+                Target(
+                    "e",
+                    f"(e) {p.shards} shards on {p.shard_agents}: disjoint work",
+                    f"POSTs per shard {multi.posts_per_shard}; agents called by two shards "
+                    f"{multi.agents_called_by_several}, by the wrong one {multi.agents_called_by_wrong_shard}, "
+                    f"objects written by two {multi.objects_written_by_several}, agents not POSTed once "
+                    f"{multi.agents_posted_not_once}",
+                    "all 0",
+                    bad == 0,
+                )
+            )
+            share = self.shard(1, p.shard_agents // p.shards)
+            if share is not None:
+                speed = (multi.agents / multi.seconds_to_all_ready) / (
+                    share.agents / share.seconds_to_all_ready
+                )
+                out.append(
+                    Target(
+                        "e",
+                        f"(e) throughput of {p.shards} shards vs one shard (C per shard)",
+                        f"{speed:.2f}x ({multi.agents} in {multi.seconds_to_all_ready:.1f} s vs "
+                        f"{share.agents} in {share.seconds_to_all_ready:.1f} s)",
+                        f"near {p.shards}x (>= {0.9 * p.shards:.1f}x)",
+                        speed >= 0.9 * p.shards,
+                    )
+                )
         return out
 
 
@@ -176,305 +271,300 @@ def machine() -> str:
     )
 
 
-def pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[int(q * (len(ordered) - 1))] if ordered else float("nan")
-
-
-def utilisation(r: ConvergenceResult, params: Params, part: float = 1.0) -> float:
-    """Blaxel calls per second from the apply to all Ready (or its first `part`), as a share of C/L."""
-    capacity = params.operator.max_inflight / params.latency
-    end = r.seconds_to_all_ready * part
-    return sum(1 for t, _ in r.call_offsets if t < end) / end / capacity
-
-
-def plot(summary: Summary, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    p = summary.params
-    fig, (ax, ax2) = plt.subplots(
-        2, 1, figsize=(8, 6.4), dpi=110, sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}
-    )
-    for i, r in enumerate(summary.conv):
-        xs = [0.0, *r.ready_offsets]
-        ys = list(range(len(xs)))
-        ax.step(xs, ys, where="post", lw=1.6, label=f"operator, run {i + 1} ({r.seconds_to_all_ready:.1f} s)")
-    n = p.agents
-    deploy, bound = p.deploy_seconds, p.bound
-    ax.plot(
-        [0, deploy, bound],
-        [0, 0, n],
-        "k--",
-        lw=1.2,
-        label=f"bound: N·L/C + deploy = {p.api_seconds:.1f} + {deploy:.1f} s",
-    )
-    for axis in (ax, ax2):
-        axis.axvline(1.5 * bound, color="tab:red", ls=":", lw=1.2)
-        axis.grid(alpha=0.3)
-    ax.plot([], [], color="tab:red", ls=":", lw=1.2, label=f"target: 1.5x bound = {1.5 * bound:.1f} s")
-    ax.set_ylabel("BlaxelAgents Ready")
-    ax.set_title(
-        f"Convergence of {n} BlaxelAgents (L={p.latency * 1000:.0f} ms, C={p.operator.max_inflight}, "
-        f"step={p.step:g} s, deploy poll={p.operator.deploy_poll_interval:g} s)",
-        fontsize=10,
-    )
-    ax.set_ylim(0, n * 1.05)
-    ax.legend(loc="upper left", fontsize=8)
-
-    # Blaxel calls per second of the median run, by method, against the capacity C/L
-    runs = sorted(summary.conv, key=lambda r: r.seconds_to_all_ready)
-    median_run = runs[len(runs) // 2]
-    width = 0.5
-    end = median_run.seconds_to_all_ready
-    bins = int(end / width) + 1
-    bottom = [0.0] * bins
-    for method, color in (("GET", "tab:blue"), ("POST", "tab:orange"), ("PUT", "tab:green")):
-        counts = [0.0] * bins
-        for t, m in median_run.call_offsets:
-            if m == method and 0 <= t < bins * width:
-                counts[int(t / width)] += 1 / width
-        if any(counts):
-            ax2.bar(
-                [i * width for i in range(bins)],
-                counts,
-                width=width,
-                bottom=bottom,
-                align="edge",
-                color=color,
-                label=f"Blaxel {method}",
-            )
-            bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-    capacity = p.operator.max_inflight / p.latency
-    ax2.axhline(capacity, color="k", ls="--", lw=1.0, label=f"capacity C/L = {capacity:.0f}/s")
-    ax2.set_ylabel("calls / s")
-    ax2.set_xlabel("seconds since the apply started")
-    ax2.set_ylim(0, capacity * 1.3)
-    ax2.legend(loc="upper left", fontsize=7, ncol=4)
-    ax2.set_title(f"Blaxel calls per second, run of {median_run.seconds_to_all_ready:.1f} s", fontsize=9)
-    ax.set_xlim(0, max([1.6 * bound, *(r.seconds_to_all_ready * 1.05 for r in summary.conv)]))
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def runs(n: int) -> str:
     return f"{n} run" if n == 1 else f"{n} runs"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def sections(summary: Summary) -> list[str]:
-    """The figures as Markdown (also printed)."""
-    p, conv, foot = summary.params, summary.conv, summary.foot
-    s = p.operator
-    out: list[str] = []
+def calls_fmt(calls: dict[str, int], per: float = 1.0, digits: int = 2) -> str:
+    order = ["POST", "PUT", "DELETE", "GET", "LIST"]
+    keys = sorted(calls, key=lambda k: order.index(k) if k in order else 99)
+    return ", ".join(f"{k} {calls[k] / per:.{digits}f}" for k in keys) or "none"
+
+
+def sections(s: Summary) -> list[str]:
+    """The figures as Markdown (printed and in BENCHMARKS.md)."""
+    p = s.params
+    c = p.operator
+    out: list[str] = ["## Targets", ""]
     tick = {True: "met", False: "**missed**"}
-    out += ["## Targets", ""]
-    out += _table(
+    out += table(
         ["target", "measured: median (min-max)", "goal", "result"],
-        [
-            [t.name, t.value, t.goal, tick[t.met] + (f": {t.miss}" if t.miss else "")]
-            for t in summary.targets()
-        ],
+        [[t.name, t.value, t.goal, tick[t.met] + (f" ({t.why})" if t.why else "")] for t in s.targets()],
     )
-    if conv:
-        cpu_names = list(conv[0].cpu_share)
+    if s.conv:
         out += [
             "",
-            f"## Convergence: {p.agents} BlaxelAgents applied at once ({runs(len(conv))})",
+            f"## (a) Convergence: {p.agents} BlaxelAgents applied at once ({runs(len(s.ops))} of each)",
             "",
         ]
-        calls = summary.calls_mean("GET").median + summary.calls_mean("POST").median
-        rows = [
-            ["time from the apply to all Ready", summary.t_ready.fmt(2, " s")],
-            [
-                "bound N·L/C + deployment",
-                f"{p.bound:.2f} s = {p.agents}·{p.latency:g}/{s.max_inflight} + {3}·{p.step:g}",
-            ],
-            ["ratio to the bound", summary.ratio.fmt(2, "x")],
-            [
-                "the apply itself (POSTs to the emulator)",
-                over(conv, lambda r: r.seconds_to_apply).fmt(2, " s"),
-            ],
-            [
-                "first / median / 90th pct agent Ready",
-                quantiles(conv, lambda r: r.ready_offsets, (0.0, 0.5, 0.9), 1, " s"),
-            ],
-            [
-                "an agent's creation -> its finalizer, Kopf's intake (median / 90th pct / max)",
-                quantiles(conv, lambda r: r.intake_delays, (0.5, 0.9, 1.0), 2, " s"),
-            ],
-            [
-                "its finalizer -> its first Blaxel call (median / 90th pct / max)",
-                quantiles(conv, lambda r: r.first_call_delays, (0.5, 0.9, 1.0), 2, " s"),
-            ],
-            [
-                "apply -> an agent's POST (first / median / last)",
-                quantiles(conv, lambda r: r.post_offsets, (0.0, 0.5, 1.0), 1, " s"),
-            ],
-            [
-                "Blaxel calls/s vs capacity C/L: whole run / its first quarter",
-                over(conv, lambda r: utilisation(r, p) * 100).fmt(0, "%")
-                + " / "
-                + over(conv, lambda r: utilisation(r, p, 0.25) * 100).fmt(0, "%"),
-            ],
-            [
-                "API time at the measured calls per agent",
-                f"{calls * p.api_seconds:.2f} s = {calls:.2f} calls · {p.api_seconds:.2f} s",
-            ],
-        ]
-        rows += [
-            [
-                f"CPU of {name} during convergence",
-                stat([r.cpu_share[name] * 100 for r in conv]).fmt(0, "%"),
-            ]
-            for name in cpu_names
-        ]
-        out += _table(["", "median (min-max)"], rows)
-        out += [
-            "",
-            "CPU is the share of one core (the machine has "
-            f"{psutil.cpu_count()}), between the start of the apply and the moment all were Ready.",
-        ]
-        out += ["", "## Cost per agent, from the apply to Ready", ""]
-        methods = sorted({m for r in conv for m in r.blaxel_calls_mean} | {"PUT", "DELETE"})
-        rows = [
-            [
-                f"Blaxel {m}",
-                summary.calls_mean(m).fmt(2),
-                summary.calls_max(m).fmt(0),
-            ]
-            for m in methods
-        ]
-        rows += [
-            [
-                "Kubernetes PATCH/PUT of /status",
-                over(conv, lambda r: r.status_writes_mean).fmt(2),
-                over(conv, lambda r: float(r.status_writes_effective_max)).fmt(0),
-            ],
-            [
-                "Kubernetes PATCH/PUT of the resource (not /status)",
-                over(conv, lambda r: r.main_writes_mean).fmt(2),
-                over(conv, lambda r: float(r.main_writes_effective_max)).fmt(0),
-            ],
-            [
-                "Kubernetes Events posted",
-                over(conv, lambda r: r.event_writes / r.agents).fmt(2),
-                "",
-            ],
-        ]
-        out += _table(["per agent", "mean", "max"], rows)
-        out += [
-            "",
-            "Blaxel calls are the simulator's call log, counted per agent up to that agent's own Ready. "
-            "Kubernetes means are write requests counted by the emulator (all agents, until all were Ready, / "
-            f"{p.agents}; the bench's own create POSTs excluded); maxima are effective writes per agent "
-            "(resourceVersion bumps seen on a watch, up to its Ready).",
-        ]
-        late = over(conv, lambda r: float(sum(r.unattributed_calls.values())) / r.agents)
-        out.append(
-            f"Besides: {late.fmt(2)} GETs per agent fell after the agent's own Ready but before all were "
-            "Ready (settled polls of early agents)."
+        rows = []
+        for label, fn, digits, unit in (
+            ("apply -> all Ready", lambda r: r.seconds_to_all_ready, 2, " s"),
+            ("the apply itself (POSTs to the emulator)", lambda r: r.seconds_to_apply, 2, " s"),
+            ("first / median / last agent Ready", None, 1, " s"),
+            ("apply -> an agent's POST: median / last", None, 1, " s"),
+        ):
+            cells = [label]
+            for group in (s.ops, s.ideals):
+                if not group:
+                    cells.append("")
+                elif fn is not None:
+                    cells.append(over(group, fn).fmt(digits, unit))
+                elif label.startswith("first"):
+                    cells.append(" / ".join(over(group, ready_at(q)).fmt(1, " s") for q in (0.0, 0.5, 1.0)))
+                else:
+                    cells.append(" / ".join(over(group, posted_at(q)).fmt(1, " s") for q in (0.5, 1.0)))
+            rows.append(cells)
+        methods = sorted({m for r in s.conv for m in r.calls})
+        for m in methods:
+            rows.append(
+                [f"Blaxel {m} per agent"]
+                + [over(g, calls_of(m)).fmt(2) if g else "" for g in (s.ops, s.ideals)]
+            )
+        rows.append(
+            ["Kubernetes status writes per agent"]
+            + [over(g, lambda r: r.status_writes / r.agents).fmt(2) if g else "" for g in (s.ops, s.ideals)]
         )
+        rows.append(
+            ["Kubernetes writes to the object (finalizer) per agent"]
+            + [over(g, lambda r: r.main_writes / r.agents).fmt(2) if g else "" for g in (s.ops, s.ideals)]
+        )
+        rows.append(
+            ["Kubernetes Events per agent"]
+            + [over(g, lambda r: r.event_writes / r.agents).fmt(2) if g else "" for g in (s.ops, s.ideals)]
+        )
+        for proc in ("operator", "kube-emulator", "simulator"):
+            rows.append(
+                [f"CPU of {proc if proc != 'operator' else 'the controller'} per agent"]
+                + [
+                    s.cpu_per_agent(who, proc if proc != "operator" else who).fmt(1, " ms") if g else ""
+                    for who, g in (("operator", s.ops), ("ideal", s.ideals))
+                ]
+            )
+        out += table(["", "blaxel-operator", "near-ideal client"], rows)
         out += [
             "",
-            f"## Idle: {p.idle_polls} poll intervals of {s.poll_interval:g} s with all {p.agents} Ready",
+            f"C = {c.max_inflight} calls in flight, L = {p.latency * 1000:.0f} ms, deployment = 3 steps of "
+            f"{p.step:g} s, deployment poll {c.deploy_poll_interval:g} s (the near-ideal client lists at the same "
+            "interval). CPU per agent: the process's CPU seconds from the apply to all Ready, divided by N. The "
+            "machine's load average (1 min) was "
+            f"{s.load[0][0]:.1f} at the start and {s.load[1][0]:.1f} at the end of the bench (2 cores, shared).",
+        ]
+        out += [
+            "",
+            f"## (b) Idle: {p.idle_polls} poll intervals of {c.poll_interval:g} s right after all were Ready",
             "",
         ]
-        idle_methods = sorted({m for r in conv for m in r.idle_blaxel_calls} | {"GET"})
         rows = [
-            [f"Blaxel {m} (total)", stat([r.idle_blaxel_calls.get(m, 0) for r in conv]).fmt(0)]
-            for m in idle_methods
+            ["Blaxel calls (total)", over(s.ops, lambda r: float(sum(r.idle_calls.values()))).fmt(0)],
+            ["of which list pages", over(s.ops, lambda r: float(r.idle_calls.get("LIST", 0))).fmt(0)],
+            ["Blaxel calls per resource per poll interval", s.idle_calls.fmt(4)],
+            ["Blaxel writes", s.idle_blaxel_writes.fmt(0)],
+            ["Kubernetes writes", s.idle_kube_writes.fmt(0)],
+            [
+                "reconciles per resource (objects whose listed state changed)",
+                over(s.ops, lambda r: r.idle_reconciles / r.agents).fmt(3),
+            ],
         ]
-        rows += [
-            ["Blaxel writes (POST/PUT/DELETE)", summary.idle_blaxel_writes.fmt(0)],
-            ["Kubernetes writes (any resource)", summary.idle_kube_writes.fmt(0)],
-            ["reconciles (polls) per agent", over(conv, lambda r: r.idle_reconciles / r.agents).fmt(2)],
-            ["Blaxel GETs per poll (reconcile)", summary.idle_gets_per_poll.fmt(3)],
-            ["Blaxel GETs per agent per configured poll interval", summary.idle_gets.fmt(3)],
-        ]
-        out += _table(["", "median (min-max)"], rows)
+        out += table(["", "median (min-max)"], rows)
+    if s.foot:
+        n = p.footprint_agents
         out += [
             "",
-            "Reconciles come from the operator's `blaxel_operator_reconciles_total`, read a moment apart from "
-            "the call log: GETs per poll can stray from 1 by a few thousandths.",
-        ]
-    if foot:
-        fa = p.footprint_agents
-        out += [
-            "",
-            f"## Footprint at {fa} resources, next to a do-nothing Kopf operator ({runs(len(foot))})",
+            f"## (c) Footprint at {n} resources, next to a do-nothing Kopf operator ({runs(len(s.foot))})",
             "",
         ]
 
         def mb(fn: Callable[[FootprintResult], float]) -> str:
-            return over(foot, lambda r: fn(r) / MB).fmt(1, " MB")
+            return over(s.foot, lambda r: fn(r) / MB).fmt(1, " MB")
 
         rows = [
             [
                 "peak RSS",
                 mb(lambda r: r.operator.peak_rss),
                 mb(lambda r: r.floor.peak_rss),
-                summary.rss_ratio.fmt(2, "x"),
+                s.rss_ratio.fmt(2, "x"),
             ],
             [
                 "RSS before the apply (0 resources)",
                 mb(lambda r: r.operator.rss_before),
                 mb(lambda r: r.floor.rss_before),
-                over(foot, lambda r: r.operator.rss_before / r.floor.rss_before).fmt(2, "x"),
+                over(s.foot, lambda r: r.operator.rss_before / r.floor.rss_before).fmt(2, "x"),
             ],
             [
                 "RSS growth per resource",
-                over(foot, lambda r: (r.operator.peak_rss - r.operator.rss_before) / fa / 1024).fmt(1, " KB"),
-                over(foot, lambda r: (r.floor.peak_rss - r.floor.rss_before) / fa / 1024).fmt(1, " KB"),
-                over(
-                    foot,
-                    lambda r: (
-                        (r.operator.peak_rss - r.operator.rss_before)
-                        / (r.floor.peak_rss - r.floor.rss_before)
-                    ),
-                ).fmt(2, "x"),
+                s.growth("operator").fmt(1, " KB"),
+                s.growth("floor").fmt(1, " KB"),
+                s.growth_ratio.fmt(2, "x"),
             ],
             [
-                "CPU seconds, process start to end",
-                over(foot, lambda r: r.operator.cpu_total).fmt(2, " s"),
-                over(foot, lambda r: r.floor.cpu_total).fmt(2, " s"),
-                over(foot, lambda r: r.operator.cpu_total / r.floor.cpu_total).fmt(2, "x"),
-            ],
-            [
-                "CPU seconds, apply to end",
-                over(foot, lambda r: r.operator.cpu_work).fmt(2, " s"),
-                over(foot, lambda r: r.floor.cpu_work).fmt(2, " s"),
-                over(foot, lambda r: r.operator.cpu_work / r.floor.cpu_work).fmt(2, "x"),
+                "CPU seconds, apply to the end",
+                over(s.foot, lambda r: r.operator.cpu_work).fmt(1, " s"),
+                over(s.foot, lambda r: r.floor.cpu_work).fmt(1, " s"),
+                over(s.foot, lambda r: r.operator.cpu_work / r.floor.cpu_work).fmt(2, "x"),
             ],
         ]
-        out += _table(["", "blaxel-operator", "Kopf floor", "ratio"], rows)
-        d = summary.daemon_floor
-        if d is not None:
-            per_resource = (d.peak_rss - d.rss_before) / fa / 1024
-            out += [
-                "",
-                f"Reference, not a target: Kopf with an idle daemon per object instead (bench/kopf_floor.py "
-                f"--mode daemon, alone in a separate run, since its own finalizer would disturb the operator): "
-                f"peak RSS {d.peak_rss / MB:.1f} MB ({per_resource:.1f} KB per resource), CPU {d.cpu_total:.2f} s; "
-                f"the operator's peak RSS is "
-                f"{over(foot, lambda r: r.operator.peak_rss / d.peak_rss).fmt(2, 'x')} of that.",
-            ]
+        out += table(["", "blaxel-operator", "Kopf floor", "ratio"], rows)
         out += [
             "",
-            f"All {fa} Ready after {over(foot, lambda r: r.seconds_to_all_ready).fmt(1, ' s')} "
-            f"(simulated step {p.footprint_step:g} s); the run ends {p.settle:g} s later. Kubernetes API emulator "
-            f"CPU meanwhile: {over(foot, lambda r: r.kube_cpu_share * 100).fmt(0, '%')} of one core.",
+            f"All {n} Ready after {over(s.foot, lambda r: r.seconds_to_all_ready).fmt(1, ' s')} (step "
+            f"{p.footprint_step:g} s); RSS is sampled every 100 ms until the operator's first list sweeps have "
+            "passed. The floor (bench/kopf_floor.py) watches the same objects with one no-op `on.event` handler "
+            "and the operator's Kopf settings, and writes nothing.",
         ]
+        restarts = [f.restart for f in s.foot if f.restart is not None]
+        if restarts:
+            out += ["", f"## (d) Restart over the {n} settled resources ({runs(len(restarts))})", ""]
+            rows = [
+                ["rate limit of the restarted process", f"{restarts[0].rate_limit:g} calls/s (the default)"],
+                [
+                    "process start -> every resource reconciled once (steady state)",
+                    stat([r.seconds_to_steady for r in restarts]).fmt(1, " s"),
+                ],
+                ["Blaxel calls until then", "; ".join(calls_fmt(r.calls, digits=0) for r in restarts)],
+                [
+                    "Blaxel calls in the next poll interval",
+                    "; ".join(calls_fmt(r.calls_after, digits=0) for r in restarts),
+                ],
+                ["Kubernetes writes", "; ".join(str(sum(r.kube_writes.values())) for r in restarts)],
+                [
+                    "most Blaxel calls in flight at once",
+                    stat([float(r.max_inflight_seen) for r in restarts]).fmt(0),
+                ],
+                [
+                    "peak RSS of the restarted operator / of the floor restarted with it",
+                    stat([r.peak_rss / MB for r in restarts]).fmt(1, " MB")
+                    + " / "
+                    + stat([r.floor_peak_rss / MB for r in restarts]).fmt(1, " MB"),
+                ],
+            ]
+            out += table(["", "value"], rows)
+    if s.shards:
+        out += ["", "## (e) Shards", ""]
+        rows = []
+        for r in sorted(s.shards, key=lambda r: (r.agents, r.shards)):
+            rows.append(
+                [
+                    f"{r.shards} shard{'s' if r.shards > 1 else ''}, {r.agents} agents",
+                    f"{r.seconds_to_all_ready:.1f} s",
+                    f"{r.agents / r.seconds_to_all_ready:.0f}/s",
+                    ", ".join(f"{k}: {v}" for k, v in r.posts_per_shard.items()),
+                    f"{r.agents_called_by_several} / {r.agents_called_by_wrong_shard} / {r.objects_written_by_several} / {r.agents_posted_not_once}",
+                    ", ".join(f"{k} {v * 100:.0f}%" for k, v in r.cpu_share.items()),
+                ]
+            )
+        out += table(
+            [
+                "run",
+                "all Ready",
+                "agents Ready per s",
+                "POSTs per shard",
+                "called by 2 / wrong shard / written by 2 / not POSTed once",
+                "CPU share (of one core)",
+            ],
+            rows,
+        )
+        out += [
+            "",
+            f"C = {c.max_inflight} per shard. Calls are attributed by the User-Agent each shard sends "
+            "(`blaxel-operator/<v> shard/<i>-of-<n>`, recorded in the simulator's call log); Kubernetes writes "
+            "by the token of each process's kubeconfig (the test bed counts writes per object and token).",
+        ]
+    if s.memory is not None:
+        out += memory_sections(s.memory)
     return out
+
+
+def memory_sections(m: MemoryResult) -> list[str]:
+    n = m.agents
+    out = [
+        "",
+        f"## (f) Where the memory goes: tracemalloc, {n} resources",
+        "",
+        f"The operator under `tracemalloc` ({m.frames} frames; bench/traced.py), a heap snapshot before the "
+        f"apply, while converging, once settled and 20 s later; growth since the first, per resource, by "
+        f"what allocated it (the innermost frame of the operator or Kopf). Took {m.seconds:.0f} s.",
+        "",
+    ]
+    labels = [snap.label for snap in m.snapshots[1:]]
+    cats: list[str] = []
+    for snap in m.snapshots[1:]:
+        cats += [c for c in snap.by_category if c not in cats]
+    rows = []
+    for cat in cats:
+        rows.append([cat] + [f"{snap.by_category.get(cat, 0) / n:.0f} B" for snap in m.snapshots[1:]])
+    rows.append(
+        ["**total heap growth per resource**"]
+        + [f"**{(snap.total - m.snapshots[0].total) / n / KB:.1f} KB**" for snap in m.snapshots[1:]]
+    )
+    out += table(["allocated by", *labels], rows)
+    last = m.snapshots[-1]
+    out += ["", f"Top allocation sites at rest ({last.label}), growth per resource:", ""]
+    out += table(
+        ["site", "bytes", "blocks"],
+        [[f"`{site}`", f"{size / n:.0f}", f"{blocks / n:.1f}"] for site, size, blocks in last.top_sites[:10]],
+    )
+    return out
+
+
+def scale_sections(results: dict[str, Any]) -> list[str]:
+    r = results["result"]
+    p = results["params"]["operator"]
+    n = r["agents"]
+    op, fl, rs = r["operator"], r["floor"], r["restart"]
+    wall = r["seconds_to_all_ready"]
+    idle_calls = sum(r["idle_calls"].values())
+    polls = r["idle_seconds"] / r["poll_interval"]
+    rows = [
+        ["apply (POSTs to the emulator)", f"{r['seconds_to_apply']:.0f} s"],
+        ["apply -> all Ready", f"{wall:.0f} s"],
+        ["Blaxel calls until then", calls_fmt(r["calls"], digits=0)],
+        ["most Blaxel calls in flight at once", f"{r['inflight_max']} (C = {r['max_inflight']})"],
+        ["Kubernetes status writes per agent", f"{r['status_writes'] / n:.2f}"],
+        [
+            "idle: Blaxel calls per resource per poll interval",
+            f"{idle_calls / (n * polls):.4f} ({calls_fmt(r['idle_calls'], digits=0)} in {r['idle_seconds']:.0f} s)",
+        ],
+        [
+            "idle: writes (Blaxel, Kubernetes)",
+            f"{sum(v for k, v in r['idle_calls'].items() if k not in ('GET', 'LIST'))}, {sum(r['idle_kube_writes'].values())}",
+        ],
+        ["restart -> steady state", f"{rs['seconds_to_steady']:.0f} s"],
+        ["restart: Blaxel calls until then", calls_fmt(rs["calls"], digits=0)],
+        ["restart: writes (Kubernetes)", str(sum(rs["kube_writes"].values()))],
+        [
+            "peak RSS: operator / Kopf floor",
+            f"{op['peak_rss'] / MB:.0f} MB / {fl['peak_rss'] / MB:.0f} MB = {op['peak_rss'] / fl['peak_rss']:.2f}x",
+        ],
+        [
+            "RSS growth per resource: operator / floor",
+            f"{(op['peak_rss'] - op['rss_before']) / n / KB:.1f} KB / {(fl['peak_rss'] - fl['rss_before']) / n / KB:.1f} KB"
+            f" = {(op['peak_rss'] - op['rss_before']) / max(1, fl['peak_rss'] - fl['rss_before']):.2f}x",
+        ],
+        [
+            "peak RSS after a restart: operator / floor (restarted together)",
+            f"{rs['peak_rss'] / MB:.0f} MB / {rs.get('floor_peak_rss', 0) / MB:.0f} MB",
+        ],
+    ]
+    cpu = r["cpu_seconds"]
+    rows += [
+        [f"CPU seconds, apply -> all Ready: {k}", f"{v:.0f} s ({v / wall * 100:.0f}% of one core)"]
+        for k, v in cpu.items()
+    ]
+    return [
+        f"## {n} BlaxelAgents on one replica",
+        "",
+        f"`--max-inflight {p['max_inflight']} --rate-limit 0 --poll-interval {p['poll_interval']:g} "
+        f"--deploy-poll-interval {p['deploy_poll_interval']:g}`; the Kopf floor runs beside it; load average "
+        f"{results['load'][0][0]:.1f} -> {results['load'][1][0]:.1f}; the run took {results['runtime_seconds']:.0f} s.",
+        "",
+        *table(["", "value"], rows),
+    ]
 
 
 def print_summary(summary: Summary) -> None:
@@ -484,3 +574,31 @@ def print_summary(summary: Summary) -> None:
     for note in summary.notes:
         print(f"note: {note}")
     print(f"\nbench runtime: {summary.runtime:.0f} s; machine: {machine()}")
+
+
+def plot(summary: Summary, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p = summary.params
+    fig, ax = plt.subplots(figsize=(8, 4.6), dpi=110)
+    for r in sorted(summary.conv, key=lambda r: (r.controller, r.rep)):
+        xs = [0.0, *r.ready_offsets]
+        style = "-" if r.controller == "operator" else "--"
+        label = f"{'blaxel-operator' if r.controller == 'operator' else 'near-ideal client'}, run {r.rep + 1} ({r.seconds_to_all_ready:.1f} s)"
+        ax.step(xs, list(range(len(xs))), where="post", lw=1.4, ls=style, label=label)
+    ax.set_xlabel("seconds since the apply started")
+    ax.set_ylabel("BlaxelAgents Ready")
+    ax.set_title(
+        f"{p.agents} BlaxelAgents applied at once (C={p.operator.max_inflight}, L={p.latency * 1000:.0f} ms, "
+        f"deployment 3x{p.step:g} s)",
+        fontsize=10,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,12 +1,15 @@
-"""The bench's runs: convergence + cost (apply -> Ready, then idle), and footprint next to the Kopf floor."""
+"""The bench's runs: convergence (the operator and the near-ideal client, side by side) with the idle cost
+that follows, footprint next to the Kopf floor with a restart, and shards."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import statistics
+import dataclasses
+import hashlib
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +19,12 @@ import httpx
 from procs import (
     KubeServer,
     Managed,
+    Operator,
     OperatorSettings,
     Sampler,
+    Simulator,
     start_floor,
+    start_ideal,
     start_kube,
     start_operator,
     start_simulator,
@@ -30,34 +36,40 @@ NAMESPACE = "bench"
 CREATE_CONNECTIONS = 8
 AGENT_SPEC = {"runtime": {"image": "blaxel/hello-agent:latest", "memory": 2048}}
 DEPLOY_PHASES = 3  # UPLOADING -> BUILDING -> DEPLOYING -> DEPLOYED: three steps of the simulated clock
+RECONCILES = "blaxel_operator_reconciles_total"
 
 
 @dataclass
 class Params:
     agents: int = 500
     footprint_agents: int = 1000
+    shard_agents: int = 2000
+    shards: int = 2
     latency: float = 0.05
     step: float = 1.0
     footprint_step: float = 0.2
     idle_polls: int = 4
     settle: float = 3.0
+    restart_rate_limit: float = 10.0  # the operator's default token bucket, for the restarted process
     operator: OperatorSettings = field(default_factory=OperatorSettings)
 
     @property
     def deploy_seconds(self) -> float:
         return DEPLOY_PHASES * self.step
 
-    @property
-    def api_seconds(self) -> float:
-        return self.agents * self.latency / self.operator.max_inflight
-
-    @property
-    def bound(self) -> float:
-        return self.api_seconds + self.deploy_seconds
+    def bound(self, agents: int, inflight: int) -> float:
+        """One Blaxel call per agent through C slots, plus one deployment."""
+        return agents * self.latency / inflight + self.deploy_seconds
 
 
 def agent_name(i: int) -> str:
-    return f"agent-{i:04d}"
+    return f"agent-{i:05d}"
+
+
+def shard_of(namespace: str, name: str, count: int) -> int:
+    """The shard a resource belongs to, computed here independently of the operator's code: the first
+    8 bytes of sha256("namespace/name"), big-endian, modulo the shard count."""
+    return int.from_bytes(hashlib.sha256(f"{namespace}/{name}".encode()).digest()[:8], "big") % count
 
 
 async def create_namespace(http: httpx.AsyncClient, name: str) -> None:
@@ -102,71 +114,96 @@ def write_counts(counters: dict[str, Any]) -> Counter[tuple[str, str, str]]:
     )
 
 
-def reconciles(metrics: dict[str, float]) -> float:
-    return sum(v for k, v in metrics.items() if k.startswith("blaxel_operator_reconciles_total{"))
+def kube_writes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    """Write requests between two readings of the counters, as {'METHOD plural[/sub]': count}."""
+    out: Counter[str] = Counter()
+    for (m, p, s), c in (write_counts(after) - write_counts(before)).items():
+        out[f"{m} {p}{'/' + s if s else ''}"] += c
+    return dict(out)
+
+
+def call_kind(call: dict[str, Any]) -> str:
+    """POST / PUT / DELETE / GET (one object) / LIST (a page of the collection)."""
+    if call["method"] == "GET" and call.get("agent") is None and call["path"].rstrip("/").endswith("/agents"):
+        return "LIST"
+    return str(call["method"])
+
+
+def kinds_of(calls: Iterable[dict[str, Any]]) -> dict[str, int]:
+    return dict(Counter(call_kind(c) for c in calls))
 
 
 def cpu(procs: list[Managed]) -> dict[str, float]:
     return {p.name: p.cpu_seconds() for p in procs}
 
 
+def stop(procs: list[Managed]) -> None:
+    for proc in reversed(procs):
+        with contextlib.suppress(Exception):
+            proc.stop()
+
+
 # ---------------------------------------------------------------------------------------------------
-# convergence and cost
+# convergence and cost: the operator or the near-ideal client
 # ---------------------------------------------------------------------------------------------------
 
 
 @dataclass
 class ConvergenceResult:
+    controller: str  # "operator" or "ideal"
     rep: int
     agents: int
-    bound: float
     seconds_to_all_ready: float
     seconds_to_apply: float
     ready_offsets: list[float]  # each agent's first Ready, seconds after the apply started
     cpu_share: dict[str, float]  # CPU seconds / wall seconds during apply -> all Ready, per process
-    # apply -> Ready, per agent (from the call log up to each agent's own Ready; effective writes from the
-    # watch up to and including its Ready event)
-    blaxel_calls_mean: dict[str, float]
-    blaxel_calls_max: dict[str, int]
-    status_writes_mean: float  # PATCH/PUT requests to /status, all agents, until all Ready / N
-    main_writes_mean: float  # PATCH/PUT requests to the resource (not /status) until all Ready / N
+    calls: dict[str, int]  # Blaxel calls by kind (POST, GET, LIST, ...), apply -> all Ready
+    status_writes: int  # PATCH/PUT requests to /status until all Ready
+    main_writes: int  # PATCH/PUT requests to the resource (not /status) until all Ready
     status_writes_effective_max: int
-    main_writes_effective_max: int
     event_writes: int  # Kubernetes Events posted until all Ready (all agents)
-    unattributed_calls: dict[str, int]
-    # idle window
-    idle_seconds: float
-    idle_polls: float
-    idle_blaxel_calls: dict[str, int]
-    idle_kube_writes: dict[str, int]
-    idle_gets_per_agent_per_poll: float  # per agent per configured poll interval
-    idle_reconciles: float  # reconciles (= polls) in the idle window, from the operator's metrics
-    idle_gets_per_reconcile: float
-    operator_metrics: dict[str, float]
-    status_writes_per_agent: dict[str, int] = field(default_factory=dict)
-    # diagnostics (seconds): per agent, creation -> the finalizer (Kopf's intake; the daemon starts then),
-    # the finalizer -> its first Blaxel call (reconcile start + queueing), apply start -> its POST
-    intake_delays: list[float] = field(default_factory=list)
-    first_call_delays: list[float] = field(default_factory=list)
-    post_offsets: list[float] = field(default_factory=list)
-    gets_before_post: float = 0.0  # mean, per agent: GETs that went before its POST
-    # every Blaxel call from the apply to all Ready: (seconds since the apply started, method)
-    call_offsets: list[tuple[float, str]] = field(default_factory=list)
+    post_offsets: list[float] = field(default_factory=list)  # apply -> each agent's POST
+    intake_delays: list[float] = field(default_factory=list)  # creation -> the operator's finalizer
+    post_delays: list[float] = field(default_factory=list)  # the finalizer -> the agent's POST
+    call_offsets: list[tuple[float, str]] = field(default_factory=list)  # (seconds since apply, kind)
+    # the idle window that follows (the operator only)
+    idle_seconds: float = 0.0
+    idle_polls: float = 0.0
+    idle_calls: dict[str, int] = field(default_factory=dict)
+    idle_kube_writes: dict[str, int] = field(default_factory=dict)
+    idle_reconciles: float = 0.0
+
+    def per_agent(self, kind: str) -> float:
+        return self.calls.get(kind, 0) / self.agents
+
+    @property
+    def calls_per_agent(self) -> float:
+        return sum(self.calls.values()) / self.agents
+
+    @property
+    def idle_calls_per_resource_per_poll(self) -> float:
+        return sum(self.idle_calls.values()) / (self.agents * self.idle_polls) if self.idle_polls else 0.0
 
 
-async def convergence_run(params: Params, rep: int, workdir: Path) -> ConvergenceResult:
+async def convergence_run(params: Params, rep: int, workdir: Path, controller: str) -> ConvergenceResult:
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     n = params.agents
     settings = params.operator
     kube = start_kube(workdir)
     started: list[Managed] = [kube.proc]
     tracker: ReadyTracker | None = None
+    op: Operator | None = None
     try:
         sim = start_simulator(workdir, latency=params.latency, step=params.step, seed=rep)
         started.append(sim.proc)
-        op = start_operator(workdir, kube, sim, settings)
-        started.append(op.proc)
-        await asyncio.to_thread(wait_healthy, op.proc, op.health_port)
+        if controller == "operator":
+            op = start_operator(workdir, kube, sim, settings)
+            started.append(op.proc)
+            await asyncio.to_thread(wait_healthy, op.proc, op.health_port)
+            under_test = op.proc
+        else:
+            under_test = await asyncio.to_thread(start_ideal, workdir, kube, sim, settings)
+            started.append(under_test)
         limits = httpx.Limits(max_connections=CREATE_CONNECTIONS)
         async with httpx.AsyncClient(base_url=kube.url, limits=limits, timeout=60) as http:
             await create_namespace(http, NAMESPACE)
@@ -174,121 +211,74 @@ async def convergence_run(params: Params, rep: int, workdir: Path) -> Convergenc
             await tracker.start()
             await asyncio.sleep(0.5)
             seq0 = await asyncio.to_thread(sim.last_seq)
-            await asyncio.to_thread(kube.reset_counters)
-            procs = [kube.proc, sim.proc, op.proc]
+            counters0 = await asyncio.to_thread(kube.counters)
+            procs = [kube.proc, sim.proc, under_test]
             cpu0 = cpu(procs)
             t0 = time.monotonic()
             wall0 = time.time()
             created = await create_agents(http, n)
             t_applied = time.monotonic()
-            timeout = max(120.0, 10 * params.bound)
-            t_ready = await tracker.wait_ready(n, timeout)
+            t_ready = await tracker.wait_ready(n, max(120.0, 10 * params.bound(n, settings.max_inflight)))
         cpu1 = cpu(procs)
         counters1 = await asyncio.to_thread(kube.counters)
         seq1 = await asyncio.to_thread(sim.last_seq)
-        metrics = await asyncio.to_thread(op.metrics)
-        ready_wall = dict(tracker.first_ready_wall)
         finalizer_wall = {k.split("/", 1)[1]: v for k, v in tracker.finalizer_wall.items()}
         ready_mono = dict(tracker.first_ready_mono)
         status_eff = dict(tracker.status_writes_to_ready)
-        other_eff = dict(tracker.other_writes_to_ready)
-
-        # idle: several poll intervals with everything Ready
-        idle_seconds = params.idle_polls * settings.poll_interval
-        await asyncio.sleep(idle_seconds)
-        counters2 = await asyncio.to_thread(kube.counters)
-        seq2 = await asyncio.to_thread(sim.last_seq)
-        metrics_end = await asyncio.to_thread(op.metrics)
+        idle: dict[str, Any] = {}
+        if op is not None:
+            reconciles0 = await asyncio.to_thread(op.metric_sum, RECONCILES)
+            idle_seconds = params.idle_polls * settings.poll_interval
+            await asyncio.sleep(idle_seconds)
+            counters2 = await asyncio.to_thread(kube.counters)
+            seq2 = await asyncio.to_thread(sim.last_seq)
+            reconciles1 = await asyncio.to_thread(op.metric_sum, RECONCILES)
+            idle_calls, _ = await asyncio.to_thread(sim.calls, seq1)
+            idle = {
+                "idle_seconds": idle_seconds,
+                "idle_polls": idle_seconds / settings.poll_interval,
+                "idle_calls": kinds_of(c for c in idle_calls if int(c["seq"]) <= seq2),
+                "idle_kube_writes": kube_writes(counters1, counters2),
+                "idle_reconciles": reconciles1 - reconciles0,
+            }
         calls, _ = await asyncio.to_thread(sim.calls, seq0)
-        op.proc.check_alive()
+        under_test.check_alive()
     finally:
         if tracker is not None:
             await tracker.stop()
-        for proc in reversed(started):
-            proc.stop()
+        stop(started)
 
-    # Blaxel calls per agent, apply -> that agent's Ready
-    per_agent: dict[str, Counter[str]] = {agent_name(i): Counter() for i in range(n)}
-    unattributed: Counter[str] = Counter()
-    idle_calls: Counter[str] = Counter()
-    first_call: dict[str, float] = {}
+    calls = [c for c in calls if int(c["seq"]) <= seq1]
     post_at: dict[str, float] = {}
-    gets_before: Counter[str] = Counter()
-    call_offsets: list[tuple[float, str]] = []
     for call in calls:
-        seq = int(call["seq"])
-        if seq > seq2:
-            continue
-        if seq > seq1:
-            idle_calls[call["method"]] += 1
-            continue
-        name = call.get("agent")
-        call_offsets.append((round(call["time"] - wall0, 4), call["method"]))
-        if isinstance(name, str):
-            first_call.setdefault(name, call["time"])
-            if call["method"] == "POST":
-                post_at.setdefault(name, call["time"] - wall0)
-            elif call["method"] == "GET" and name not in post_at:
-                gets_before[name] += 1
-        key = f"{NAMESPACE}/{name}"
-        if name in per_agent and call["time"] <= ready_wall.get(key, float("inf")):
-            per_agent[name][call["method"]] += 1
-        else:
-            unattributed[call["method"]] += 1
-    methods = sorted({m for c in per_agent.values() for m in c} | {"GET", "POST"})
-    calls_mean = {m: statistics.fmean(c[m] for c in per_agent.values()) for m in methods}
-    calls_max = {m: max(c[m] for c in per_agent.values()) for m in methods}
-
-    w1 = write_counts(counters1)
-    w2 = write_counts(counters2)
-    idle_w = w2 - w1
-    status_requests = sum(c for (m, p, s), c in w1.items() if p == PLURAL and s == "status" and m != "POST")
-    main_requests = sum(c for (m, p, s), c in w1.items() if p == PLURAL and s == "" and m in ("PATCH", "PUT"))
-    idle_kube: Counter[str] = Counter()
-    for (m, p, s), c in idle_w.items():
-        idle_kube[f"{m} {p}{'/' + s if s else ''}"] += c
-    idle_reconciles = reconciles(metrics_end) - reconciles(metrics)
+        if call["method"] == "POST" and isinstance(call.get("agent"), str):
+            post_at.setdefault(call["agent"], call["time"] - wall0)
+    finalized = {a: t - wall0 for a, t in finalizer_wall.items()}
+    w = write_counts(counters1) - write_counts(counters0)
     wall = t_ready - t0
-    share = {name: (cpu1[name] - cpu0[name]) / wall for name in cpu0}
-    idle_polls = idle_seconds / settings.poll_interval
-    per_status_hist = Counter(str(status_eff.get(f"{NAMESPACE}/{agent_name(i)}", 0)) for i in range(n))
     return ConvergenceResult(
+        controller=controller,
         rep=rep,
         agents=n,
-        bound=params.bound,
         seconds_to_all_ready=wall,
         seconds_to_apply=t_applied - t0,
         ready_offsets=sorted(t - t0 for t in ready_mono.values()),
-        cpu_share=share,
-        blaxel_calls_mean=calls_mean,
-        blaxel_calls_max=calls_max,
-        status_writes_mean=status_requests / n,
-        main_writes_mean=main_requests / n,
+        cpu_share={name: (cpu1[name] - cpu0[name]) / wall for name in cpu0},
+        calls=kinds_of(calls),
+        status_writes=sum(c for (m, p, s), c in w.items() if p == PLURAL and s == "status" and m != "POST"),
+        main_writes=sum(c for (m, p, s), c in w.items() if p == PLURAL and s == "" and m in ("PATCH", "PUT")),
         status_writes_effective_max=max(status_eff.values(), default=0),
-        main_writes_effective_max=max(other_eff.values(), default=0),
-        event_writes=sum(c for (m, p, _), c in w1.items() if p == "events" and m == "POST"),
-        unattributed_calls=dict(unattributed),
-        idle_seconds=idle_seconds,
-        idle_polls=idle_polls,
-        idle_blaxel_calls=dict(idle_calls),
-        idle_kube_writes=dict(idle_kube),
-        idle_gets_per_agent_per_poll=idle_calls["GET"] / (n * idle_polls),
-        idle_reconciles=idle_reconciles,
-        idle_gets_per_reconcile=idle_calls["GET"] / idle_reconciles if idle_reconciles else float("nan"),
-        operator_metrics=metrics,
-        status_writes_per_agent=dict(per_status_hist),
-        intake_delays=sorted(finalizer_wall[a] - created[a] for a in created if a in finalizer_wall),
-        first_call_delays=sorted(
-            first_call[a] - finalizer_wall[a] for a in created if a in first_call and a in finalizer_wall
-        ),
+        event_writes=sum(c for (m, p, _), c in w.items() if p == "events" and m == "POST"),
         post_offsets=sorted(post_at.values()),
-        gets_before_post=sum(gets_before[a] for a in created) / n,
-        call_offsets=call_offsets,
+        intake_delays=sorted(finalizer_wall[a] - created[a] for a in created if a in finalizer_wall),
+        post_delays=sorted(post_at[a] - finalized[a] for a in post_at if a in finalized),
+        call_offsets=[(round(c["time"] - wall0, 4), call_kind(c)) for c in calls],
+        **idle,
     )
 
 
 # ---------------------------------------------------------------------------------------------------
-# footprint
+# footprint next to the Kopf floor, then a restart of the operator
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -299,6 +289,23 @@ class Footprint:
     peak_rss: int
     rss_before: int  # RSS just before the apply (0 resources, started)
     rss_end: int
+    rss_series: list[tuple[float, int]] = field(default_factory=list)  # (seconds since the apply, RSS)
+
+    @property
+    def growth(self) -> int:
+        return self.peak_rss - self.rss_before
+
+
+@dataclass
+class RestartResult:
+    rate_limit: float
+    seconds_to_steady: float  # process start -> every resource reconciled once (reconciles >= N)
+    calls: dict[str, int]  # Blaxel calls by kind, process start -> steady
+    kube_writes: dict[str, int]  # process start -> steady + one poll interval
+    calls_after: dict[str, int]  # steady -> one poll interval later
+    peak_rss: int
+    max_inflight_seen: int  # the most Blaxel calls in flight at once (from the call log)
+    floor_peak_rss: int = 0  # the Kopf floor's, restarted at the same moment (0: not restarted)
 
 
 @dataclass
@@ -309,14 +316,91 @@ class FootprintResult:
     operator: Footprint
     floor: Footprint
     kube_cpu_share: float
+    restart: RestartResult | None = None
 
 
-async def footprint_run(params: Params, rep: int, workdir: Path) -> FootprintResult:
+def inflight_max(calls: list[dict[str, Any]]) -> int:
+    edges = sorted(
+        [(c["time"], 1) for c in calls] + [(c["time"] + c.get("duration", 0.0), -1) for c in calls]
+    )
+    peak = now = 0
+    for _, d in edges:
+        now += d
+        peak = max(peak, now)
+    return peak
+
+
+async def wait_metric(op: Operator, name: str, at_least: float, timeout: float) -> float:
+    """Poll the operator's /metrics until the metric reaches `at_least`; return time.monotonic() then."""
+    deadline = time.monotonic() + timeout
+    while await asyncio.to_thread(op.metric_sum, name) < at_least:
+        op.proc.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} < {at_least} after {timeout:.0f} s")
+        await asyncio.sleep(0.2)
+    return time.monotonic()
+
+
+async def restart(
+    params: Params,
+    workdir: Path,
+    kube: KubeServer,
+    sim: Simulator,
+    op: Operator,
+    n: int,
+    started: list[Managed],
+    floor: Managed | None = None,
+) -> tuple[RestartResult, Operator]:
+    """Stop the operator, start a new one over the N settled resources: time and calls to steady state.
+    With `floor`, the Kopf floor restarts at the same moment (its peak RSS: Kopf's own initial list)."""
+    await asyncio.to_thread(op.proc.stop)
+    if floor is not None:
+        await asyncio.to_thread(floor.stop)
+    seq0 = await asyncio.to_thread(sim.last_seq)
+    counters0 = await asyncio.to_thread(kube.counters)
+    new = start_operator(
+        workdir, kube, sim, params.operator, name="operator-restarted", rate_limit=params.restart_rate_limit
+    )
+    started.append(new.proc)
+    sampled = [new.proc]
+    if floor is not None:
+        new_floor, _ = start_floor(workdir, kube, name="kopf-floor-restarted")
+        started.append(new_floor)
+        sampled.append(new_floor)
+    t0 = new.proc.started_at
+    with Sampler(sampled) as sampler:
+        await asyncio.to_thread(wait_healthy, new.proc, new.health_port)
+        t_steady = await wait_metric(new, RECONCILES, n, timeout=max(120.0, n * 0.2))
+        seq1 = await asyncio.to_thread(sim.last_seq)
+        await asyncio.sleep(params.operator.poll_interval)
+        seq2 = await asyncio.to_thread(sim.last_seq)
+        counters1 = await asyncio.to_thread(kube.counters)
+    calls, _ = await asyncio.to_thread(sim.calls, seq0)
+    to_steady = [c for c in calls if int(c["seq"]) <= seq1]
+    return (
+        RestartResult(
+            rate_limit=params.restart_rate_limit,
+            seconds_to_steady=t_steady - t0,
+            calls=kinds_of(to_steady),
+            kube_writes=kube_writes(counters0, counters1),
+            calls_after=kinds_of(c for c in calls if seq1 < int(c["seq"]) <= seq2),
+            peak_rss=sampler.series[new.proc.name].peak_rss,
+            max_inflight_seen=inflight_max(to_steady),
+            floor_peak_rss=sampler.series[sampled[-1].name].peak_rss if floor is not None else 0,
+        ),
+        new,
+    )
+
+
+async def footprint_run(
+    params: Params, rep: int, workdir: Path, with_restart: bool = True
+) -> FootprintResult:
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     n = params.footprint_agents
-    kube: KubeServer = start_kube(workdir)
+    kube = start_kube(workdir)
     started: list[Managed] = [kube.proc]
     tracker: ReadyTracker | None = None
+    restarted: RestartResult | None = None
     try:
         sim = start_simulator(workdir, latency=params.latency, step=params.footprint_step, seed=100 + rep)
         started.append(sim.proc)
@@ -338,18 +422,19 @@ async def footprint_run(params: Params, rep: int, workdir: Path) -> FootprintRes
                 await create_agents(http, n)
                 t_ready = await tracker.wait_ready(n, max(180.0, n * 0.5))
             kube_cpu1 = kube.proc.cpu_seconds()
-            await asyncio.sleep(params.settle)  # let both drain the last watch events
+            # both drain the last watch events; the operator's first list sweeps come within this
+            await asyncio.sleep(max(params.settle, 1.5 * min(5.0, params.operator.poll_interval) + 1))
             sampler.sample()
             end = {p.name: p.cpu_seconds() for p in (op.proc, floor)}
+            op.proc.check_alive()
+            floor.check_alive()
             sampler.stop()
-        op.proc.check_alive()
-        floor.check_alive()
+        if with_restart:
+            restarted, _ = await restart(params, workdir, kube, sim, op, n, started, floor)
     finally:
         if tracker is not None:
             await tracker.stop()
-        for proc in reversed(started):
-            with contextlib.suppress(Exception):
-                proc.stop()
+        stop(started)
 
     def footprint(proc: Managed) -> Footprint:
         series = sampler.series[proc.name]
@@ -360,6 +445,7 @@ async def footprint_run(params: Params, rep: int, workdir: Path) -> FootprintRes
             peak_rss=series.peak_rss,
             rss_before=rss_before,
             rss_end=series.last_rss,
+            rss_series=[(round(t - (t0 - sampler.t0), 2), rss) for t, rss, _ in series.samples[::5]],
         )
 
     wall = t_ready - t0
@@ -370,48 +456,402 @@ async def footprint_run(params: Params, rep: int, workdir: Path) -> FootprintRes
         operator=footprint(op.proc),
         floor=footprint(floor),
         kube_cpu_share=(kube_cpu1 - kube_cpu0) / wall,
+        restart=restarted,
     )
 
 
-async def daemon_floor_run(params: Params, workdir: Path) -> Footprint:
-    """Kopf with an idle daemon per object, alone (its finalizer would disturb the operator under test)."""
+# ---------------------------------------------------------------------------------------------------
+# shards
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ShardResult:
+    shards: int
+    agents: int
+    seconds_to_all_ready: float
+    posts_per_shard: dict[str, int]  # shard (from the User-Agent) -> POSTs
+    agents_posted_not_once: int  # agents whose POST count is not exactly 1
+    agents_called_by_several: int  # agents any two shards called (any method)
+    agents_called_by_wrong_shard: int  # agents called by a shard the stable hash does not give them to
+    objects_written_by_several: int  # Kubernetes objects written by two operator processes
+    writes_per_shard: dict[str, int]  # Kubernetes writes to BlaxelAgents per operator process
+    cpu_share: dict[str, float]  # per process, apply -> all Ready
+
+
+def shard_label(user_agent: str | None) -> str:
+    for part in (user_agent or "").split():
+        if part.startswith("shard/"):
+            return part.removeprefix("shard/").split("-of-")[0]
+    return "0"
+
+
+async def shard_run(params: Params, shards: int, n: int, workdir: Path) -> ShardResult:
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-    n = params.footprint_agents
+    settings = params.operator
     kube = start_kube(workdir)
     started: list[Managed] = [kube.proc]
     tracker: ReadyTracker | None = None
     try:
-        floor, port = start_floor(workdir, kube, mode="daemon")
-        started.append(floor)
-        with Sampler([floor]) as sampler:
-            await asyncio.to_thread(wait_healthy, floor, port)
-            async with httpx.AsyncClient(base_url=kube.url, timeout=60) as http:
+        sim = start_simulator(workdir, latency=params.latency, step=params.step, seed=200 + shards)
+        started.append(sim.proc)
+        ops = []
+        for i in range(shards):
+            extra = ["--shard-index", str(i), "--shard-count", str(shards)] if shards > 1 else []
+            op = start_operator(workdir, kube, sim, settings, name=f"shard-{i}", extra=extra)
+            ops.append(op)
+            started.append(op.proc)
+        for op in ops:
+            await asyncio.to_thread(wait_healthy, op.proc, op.health_port)
+        limits = httpx.Limits(max_connections=CREATE_CONNECTIONS)
+        async with httpx.AsyncClient(base_url=kube.url, limits=limits, timeout=60) as http:
+            await create_namespace(http, NAMESPACE)
+            tracker = ReadyTracker(kube.url)
+            await tracker.start()
+            await asyncio.sleep(0.5)
+            seq0 = await asyncio.to_thread(sim.last_seq)
+            procs = [kube.proc, sim.proc, *(op.proc for op in ops)]
+            cpu0 = cpu(procs)
+            t0 = time.monotonic()
+            await create_agents(http, n)
+            t_ready = await tracker.wait_ready(n, max(180.0, 10 * params.bound(n, settings.max_inflight)))
+        cpu1 = cpu(procs)
+        counters = await asyncio.to_thread(kube.counters)
+        calls, _ = await asyncio.to_thread(sim.calls, seq0)
+        for op in ops:
+            op.proc.check_alive()
+    finally:
+        if tracker is not None:
+            await tracker.stop()
+        stop(started)
+
+    callers: dict[str, set[str]] = {}
+    posts: Counter[str] = Counter()
+    posts_per_agent: Counter[str] = Counter()
+    for call in calls:
+        agent = call.get("agent")
+        if not isinstance(agent, str):
+            continue
+        shard = shard_label(call.get("user_agent"))
+        callers.setdefault(agent, set()).add(shard)
+        if call["method"] == "POST":
+            posts[shard] += 1
+            posts_per_agent[agent] += 1
+    names = [agent_name(i) for i in range(n)]
+    wrong = sum(
+        1 for agent, who in callers.items() if shards > 1 and who != {str(shard_of(NAMESPACE, agent, shards))}
+    )
+    writers: dict[tuple[str, str], set[str]] = {}
+    writes: Counter[str] = Counter()
+    for w in counters.get("object_writers", []):
+        if w["plural"] == PLURAL and str(w["user"]).startswith("shard-"):
+            writers.setdefault((w["namespace"], w["name"]), set()).add(w["user"])
+            writes[w["user"]] += int(w["count"])
+    wall = t_ready - t0
+    return ShardResult(
+        shards=shards,
+        agents=n,
+        seconds_to_all_ready=wall,
+        posts_per_shard=dict(sorted(posts.items())),
+        agents_posted_not_once=sum(1 for a in names if posts_per_agent[a] != 1),
+        agents_called_by_several=sum(1 for who in callers.values() if len(who) > 1),
+        agents_called_by_wrong_shard=wrong,
+        objects_written_by_several=sum(1 for who in writers.values() if len(who) > 1),
+        writes_per_shard=dict(sorted(writes.items())),
+        cpu_share={name: (cpu1[name] - cpu0[name]) / wall for name in cpu0},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# scale: thousands of agents on one replica (make bench-scale)
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScaleResult:
+    agents: int
+    max_inflight: int
+    poll_interval: float
+    seconds_to_apply: float
+    seconds_to_all_ready: float
+    calls: dict[str, int]  # apply -> all Ready
+    status_writes: int
+    cpu_seconds: dict[str, float]  # per process, apply -> all Ready
+    idle_seconds: float
+    idle_calls: dict[str, int]
+    idle_kube_writes: dict[str, int]
+    operator: Footprint
+    floor: Footprint
+    restart: RestartResult
+    inflight_max: int  # the most Blaxel calls in flight at once during convergence
+    notes: list[str] = field(default_factory=list)
+
+
+async def scale_run(params: Params, n: int, workdir: Path, idle_polls: int = 2) -> ScaleResult:
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    settings = params.operator
+    kube = start_kube(workdir)
+    started: list[Managed] = [kube.proc]
+    tracker: ReadyTracker | None = None
+    try:
+        sim = start_simulator(workdir, latency=params.latency, step=params.step, seed=300)
+        started.append(sim.proc)
+        op = start_operator(workdir, kube, sim, settings)
+        floor, floor_port = start_floor(workdir, kube)
+        started += [op.proc, floor]
+        with Sampler([op.proc, floor], interval=0.25) as sampler:
+            await asyncio.to_thread(wait_healthy, op.proc, op.health_port)
+            await asyncio.to_thread(wait_healthy, floor, floor_port)
+            limits = httpx.Limits(max_connections=CREATE_CONNECTIONS)
+            async with httpx.AsyncClient(base_url=kube.url, limits=limits, timeout=120) as http:
                 await create_namespace(http, NAMESPACE)
                 tracker = ReadyTracker(kube.url)
                 await tracker.start()
                 await asyncio.sleep(1.0)
-                cpu_before, rss_before = floor.cpu_seconds(), floor.rss()
+                before = {p.name: (p.cpu_seconds(), p.rss()) for p in (op.proc, floor)}
+                procs = [kube.proc, sim.proc, op.proc, floor]
+                cpu0 = cpu(procs)
+                seq0 = await asyncio.to_thread(sim.last_seq)
+                counters0 = await asyncio.to_thread(kube.counters)
+                t0 = time.monotonic()
                 await create_agents(http, n)
-                # every daemon runs once its finalizer is there
-                await tracker.wait_until(
-                    lambda: len(tracker.finalizer_wall) >= n, max(60.0, n * 0.1), "finalizers"
-                )
-            await asyncio.sleep(params.settle)
+                t_applied = time.monotonic()
+                print(f"[bench]   applied {n} in {t_applied - t0:.0f} s", flush=True)
+                t_ready = await tracker.wait_ready(n, max(600.0, n * 0.1))
+            cpu1 = cpu(procs)
+            counters1 = await asyncio.to_thread(kube.counters)
+            seq1 = await asyncio.to_thread(sim.last_seq)
+            print(f"[bench]   all {n} Ready after {t_ready - t0:.0f} s; idle ...", flush=True)
+            idle_seconds = idle_polls * settings.poll_interval
+            await asyncio.sleep(idle_seconds)
+            counters2 = await asyncio.to_thread(kube.counters)
+            seq2 = await asyncio.to_thread(sim.last_seq)
             sampler.sample()
-            cpu_end = floor.cpu_seconds()
+            end = {p.name: p.cpu_seconds() for p in (op.proc, floor)}
+            op.proc.check_alive()
+            floor.check_alive()
             sampler.stop()
-        floor.check_alive()
+        calls, _ = await asyncio.to_thread(sim.calls, seq0)
+        print("[bench]   restart ...", flush=True)
+        restarted, _ = await restart(params, workdir, kube, sim, op, n, started, floor)
     finally:
         if tracker is not None:
             await tracker.stop()
-        for proc in reversed(started):
-            with contextlib.suppress(Exception):
-                proc.stop()
-    series = sampler.series[floor.name]
-    return Footprint(
-        cpu_total=cpu_end,
-        cpu_work=cpu_end - cpu_before,
-        peak_rss=series.peak_rss,
-        rss_before=rss_before,
-        rss_end=series.last_rss,
+        stop(started)
+
+    def footprint(proc: Managed) -> Footprint:
+        series = sampler.series[proc.name]
+        cpu_before, rss_before = before[proc.name]
+        return Footprint(
+            cpu_total=end[proc.name],
+            cpu_work=end[proc.name] - cpu_before,
+            peak_rss=series.peak_rss,
+            rss_before=rss_before,
+            rss_end=series.last_rss,
+            rss_series=[(round(t - (t0 - sampler.t0), 2), rss) for t, rss, _ in series.samples[::4]],
+        )
+
+    converging = [c for c in calls if int(c["seq"]) <= seq1]
+    w = write_counts(counters1) - write_counts(counters0)
+    return ScaleResult(
+        agents=n,
+        max_inflight=settings.max_inflight,
+        poll_interval=settings.poll_interval,
+        seconds_to_apply=t_applied - t0,
+        seconds_to_all_ready=t_ready - t0,
+        calls=kinds_of(converging),
+        status_writes=sum(c for (m, p, s), c in w.items() if p == PLURAL and s == "status" and m != "POST"),
+        cpu_seconds={name: cpu1[name] - cpu0[name] for name in cpu0},
+        idle_seconds=idle_seconds,
+        idle_calls=kinds_of(c for c in calls if seq1 < int(c["seq"]) <= seq2),
+        idle_kube_writes=kube_writes(counters1, counters2),
+        operator=footprint(op.proc),
+        floor=footprint(floor),
+        restart=restarted,
+        inflight_max=inflight_max(converging),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# memory: where it goes (tracemalloc), what is kept per object and for how long
+# ---------------------------------------------------------------------------------------------------
+
+# Where an allocation is attributed: the innermost frame of the operator or Kopf (after the stdlib and
+# libraries that did the allocating), mapped to what it is.
+CATEGORIES: list[tuple[str, str]] = [
+    ("kopf/_cogs/clients/api.py", "Kopf: watch events (bodies) in its per-object queues"),
+    ("kopf/_core/reactor/inventory.py", "Kopf: per-object memory (ResourceMemory)"),
+    ("kopf/_core/reactor/queueing.py", "Kopf: per-object workers and streams"),
+    ("kopf/", "Kopf: other"),
+    ("runtime/state.py:pack", "runtime: packed compact body (ObjectState.packed)"),
+    ("runtime/status_writer.py", "runtime: status last written, until the watch delivers it"),
+    ("runtime/manager.py", "runtime: ObjectState, group keys"),
+    ("runtime/sweep.py", "runtime: sweep groups, digests, pages in hand"),
+    ("runtime/queue.py", "runtime: work queue"),
+    ("runtime/refs.py", "runtime: reference index"),
+    ("runtime/converge.py", "runtime: claims (remote name -> resource)"),
+    ("runtime/", "runtime: other (keys, triggers, reconcile in progress)"),
+    ("blaxel/client.py", "HTTP: Blaxel answers in hand"),
+    ("kubeapi.py", "HTTP: Kubernetes answers in hand"),
+    ("blaxel_operator/", "operator: other"),
+]
+
+
+@dataclass
+class HeapSnapshot:
+    label: str
+    total: int  # bytes traced
+    by_category: dict[str, int]
+    top_sites: list[tuple[str, int, int]]  # (site: file:line source, bytes, blocks), growth since the start
+
+
+@dataclass
+class MemoryResult:
+    agents: int
+    frames: int
+    seconds: float
+    snapshots: list[HeapSnapshot]
+
+
+def site_of(traceback: Any) -> tuple[str, str]:
+    """(category, 'file:line source') of an allocation's traceback (oldest frame first)."""
+    import linecache
+
+    for frame in reversed(traceback):
+        name = frame.filename.replace("\\", "/")
+        if "/kopf/" not in name and "blaxel_operator/" not in name:
+            continue
+        short = name.split("site-packages/")[-1].split("/operator/")[-1]
+        line = linecache.getline(frame.filename, frame.lineno).strip()
+        where = short
+        if short.endswith("runtime/state.py") and "compress" in line:
+            where += ":pack"
+        for prefix, category in CATEGORIES:
+            if prefix in where:
+                return category, f"{short}:{frame.lineno} {line[:80]}"
+        return "other", f"{short}:{frame.lineno} {line[:80]}"
+    return "other (interpreter, libraries at import)", "(no operator or Kopf frame)"
+
+
+def analyse(path: Path, base: Any, label: str, n: int) -> tuple[HeapSnapshot, Any]:
+    import tracemalloc
+
+    snap = tracemalloc.Snapshot.load(str(path))
+    by_cat: Counter[str] = Counter()
+    by_site: Counter[str] = Counter()
+    blocks: Counter[str] = Counter()
+    if base is not None:
+        rows = [(d.traceback, d.size_diff, d.count_diff) for d in snap.compare_to(base, "traceback")]
+    else:
+        rows = [(st.traceback, st.size, st.count) for st in snap.statistics("traceback")]
+    for traceback, size, count in rows:
+        category, site = site_of(traceback)
+        by_cat[category] += size
+        by_site[site] += size
+        blocks[site] += count
+    total = sum(s.size for s in snap.statistics("filename"))
+    top = [(site, size, blocks[site]) for site, size in by_site.most_common(12)]
+    return HeapSnapshot(label, total, dict(by_cat.most_common()), top), snap
+
+
+async def memory_run(params: Params, n: int, workdir: Path, frames: int = 12) -> MemoryResult:
+    """The operator under tracemalloc (bench/traced.py), snapshots before the apply, while converging,
+    once settled and after a poll interval more. Slow: never used for time or RSS figures."""
+    import os
+    import signal
+    import sys
+
+    from procs import BENCH, SIM_KEY, SIM_WORKSPACE, free_port, python_env, user_kubeconfig
+
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    # a long poll interval: no list sweep (a page in hand) blurs what is kept at rest
+    settings = dataclasses.replace(params.operator, poll_interval=600.0)
+    kube = start_kube(workdir)
+    started: list[Managed] = [kube.proc]
+    tracker: ReadyTracker | None = None
+    t0 = time.monotonic()
+    try:
+        sim = start_simulator(workdir, latency=params.latency, step=params.footprint_step, seed=400)
+        started.append(sim.proc)
+        metrics_port, health_port = free_port(), free_port()
+        argv = [
+            sys.executable,
+            str(BENCH / "traced.py"),
+            str(workdir / "snap"),
+            str(frames),
+            "run",
+            "--all-namespaces",
+            "--poll-interval",
+            str(settings.poll_interval),
+            "--deploy-poll-interval",
+            str(settings.deploy_poll_interval),
+            "--max-inflight",
+            str(settings.max_inflight),
+            "--rate-limit",
+            "0",
+            "--metrics-port",
+            str(metrics_port),
+            "--health-port",
+            str(health_port),
+        ]
+        extra = (
+            {"PYTHONPATH": os.environ["BENCH_OPERATOR_PYTHONPATH"]}
+            if "BENCH_OPERATOR_PYTHONPATH" in os.environ
+            else {}
+        )
+        env = python_env(
+            {
+                **extra,
+                "KUBECONFIG": str(user_kubeconfig(kube, "traced")),
+                "BL_API_URL": sim.url,
+                "BL_API_KEY": SIM_KEY,
+                "BL_WORKSPACE": SIM_WORKSPACE,
+            }
+        )
+        op = Managed("operator-traced", argv, workdir / "operator-traced.log", env).start()
+        started.append(op)
+        await asyncio.to_thread(wait_healthy, op, health_port, 180)
+        count = 0
+
+        async def snapshot() -> Path:
+            nonlocal count
+            count += 1
+            assert op.popen is not None
+            os.kill(op.popen.pid, signal.SIGUSR1)
+            done = workdir / f"snap-{count}.done"
+            deadline = time.monotonic() + 300
+            while not done.exists():
+                op.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no heap snapshot after 300 s")
+                await asyncio.sleep(0.2)
+            return workdir / f"snap-{count}.tracemalloc"
+
+        async with httpx.AsyncClient(base_url=kube.url, timeout=120) as http:
+            await create_namespace(http, NAMESPACE)
+            tracker = ReadyTracker(kube.url)
+            await tracker.start()
+            await asyncio.sleep(1.0)
+            paths = [("started, no resource", await snapshot())]
+            await create_agents(http, n)
+            await tracker.wait_until(lambda: len(tracker.ready_now) >= n // 2, 900, "half Ready")
+            paths.append(("converging (half Ready)", await snapshot()))
+            await tracker.wait_ready(n, 900)
+            # settled: Kopf's per-object workers idle out, the groups' first sweeps have passed
+            await asyncio.sleep(10.0)
+            paths.append(("all Ready, settled", await snapshot()))
+            await asyncio.sleep(20.0)
+            paths.append(("20 s later, at rest", await snapshot()))
+    finally:
+        if tracker is not None:
+            await tracker.stop()
+        stop(started)
+
+    snapshots = []
+    base_snap = None
+    for label, path in paths:
+        result, snap = await asyncio.to_thread(analyse, path, base_snap, label, n)
+        if base_snap is None:
+            base_snap = snap
+        snapshots.append(result)
+    return MemoryResult(agents=n, frames=frames, seconds=time.monotonic() - t0, snapshots=snapshots)
