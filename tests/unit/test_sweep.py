@@ -12,7 +12,7 @@ import pytest
 from blaxel_devkit.harness import wait_for
 from blaxel_operator.blaxel.client import BlaxelApi, Credentials, ExternalClient
 from blaxel_operator.runtime.manager import Runtime
-from blaxel_operator.runtime.state import OBSERVE, Key, ObjectState
+from blaxel_operator.runtime.state import OBSERVE, Key, ObjectState, pack
 from blaxel_operator.runtime.sweep import PAGE, GroupKey, Sweeper, SweepGroup, digest
 from blaxel_operator.simulator import BlaxelSimulator, SimulatorConfig
 
@@ -116,9 +116,9 @@ async def test_an_unchanged_object_in_progress_comes_back_when_its_patience_ends
 
 def test_a_page_asked_for_before_the_last_reconcile_ended_is_not_used() -> None:
     state = ObjectState(looked_at=10.0)
-    state.prefetched = (9.5, {"metadata": {"name": "a"}})  # may predate a write of that reconcile
+    state.prefetched = (9.5, pack({"metadata": {"name": "a"}}))  # may predate a write of that reconcile
     assert Runtime.take_observation(state) is OBSERVE
-    state.prefetched = (10.5, {"metadata": {"name": "a"}})
+    state.prefetched = (10.5, pack({"metadata": {"name": "a"}}))
     assert Runtime.take_observation(state) == {"metadata": {"name": "a"}}
     assert state.prefetched is OBSERVE  # used once
 

@@ -255,7 +255,7 @@ class Runtime:
         prefetched, state.prefetched = state.prefetched, OBSERVE
         if prefetched is OBSERVE or prefetched[0] < state.looked_at:
             return OBSERVE
-        return prefetched[1]
+        return unpack(prefetched[1])
 
     async def rejoin(self, parts: KindParts, state: ObjectState, body: Mapping[str, Any]) -> bool:
         try:
@@ -304,7 +304,9 @@ class Runtime:
         state = self.states.get(key)
         if state is None or asked < state.looked_at:
             return  # reconciled since the page was asked for: the next sweep compares again
-        state.prefetched = (asked, dict(remote)) if remote is not None else OBSERVE
+        # packed while it waits for a worker: thousands may wait during a large apply, and a page's
+        # objects would otherwise stay in memory, whole, until the last of them is reconciled
+        state.prefetched = (asked, pack(remote)) if remote is not None else OBSERVE
         self.queue.add(key, 0)
 
     def last_seen(self, key: Key) -> int | None:

@@ -121,7 +121,7 @@ class ObjectState:
     sweep_group: tuple[str, str, str] | None = None  # (kind, key digest, workspace) when swept
     digest: int | None = None  # of the remote object as last seen (sweeps skip unchanged ones)
     remote_name: str | None = None
-    prefetched: Any = OBSERVE  # (when the page was asked for, what it showed), for the next reconcile
+    prefetched: Any = OBSERVE  # (when the page was asked for, what it showed, packed): next reconcile
     looked_at: float = 0.0  # when the last reconcile ended (monotonic): older observations are stale
     fresh: bool = True  # not reconciled yet by this process
 

@@ -56,6 +56,7 @@ class SweepGroup:
     alone: set[str] = field(default_factory=set)  # in progress, observed with their own GETs (too few)
     listed: int = 0  # objects in the group's last complete listing
     unobserved_since: float | None = None  # when a member that was never swept joined (a restart)
+    unobserved_last: float = 0.0  # when the last of them joined
     task: asyncio.Task[None] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -113,9 +114,11 @@ class Sweeper:
         entry.watching.pop(name, None)
         entry.alone.discard(name)
         self._member(group, entry, name, key)
-        if unobserved and entry.unobserved_since is None:
-            entry.unobserved_since = self.clock()
-            entry.wake.set()
+        if unobserved:
+            entry.unobserved_last = self.clock()
+            if entry.unobserved_since is None:
+                entry.unobserved_since = entry.unobserved_last
+                entry.wake.set()
 
     def watch(
         self, group: GroupKey, creds: Credentials, external: ExternalClient, name: str, key: Key, until: float
@@ -169,9 +172,17 @@ class Sweeper:
             entry.wake.clear()
             due = last + (min(settled_delay, fast_delay) if entry.watching else settled_delay)
             if entry.unobserved_since is not None:
-                # members never swept (e.g. restored after a restart) wait seconds, not an interval;
-                # those joining meanwhile share that sweep
-                due = min(due, entry.unobserved_since + first_delay)
+                # Members never swept (e.g. restored after a restart) wait seconds, not an interval: once
+                # none joined for the first-sweep delay (a restart's intake is over), or at the latest
+                # four such delays after the first of them, so that they share one sweep.
+                quiet = entry.unobserved_last + first_delay
+                due = min(
+                    due,
+                    max(
+                        entry.unobserved_since + first_delay,
+                        min(quiet, entry.unobserved_since + 4 * first_delay),
+                    ),
+                )
             wait = due - self.clock()
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
