@@ -205,7 +205,11 @@ class Sweeper:
         started = self.clock()
         remaining = dict(entry.members)
         listed = 0
-        unchanged: dict[str, tuple[Key, Mapping[str, Any], float]] = {}  # in-progress ones, as listed
+        # In-progress members the page shows unchanged, kept only when they are few enough to be handed
+        # back to their own GETs after this sweep: otherwise a fast sweep of thousands would hold every
+        # page until its end.
+        handing_back = bool(entry.watching) and not entry.list_pays(len(entry.watching) + len(entry.alone))
+        unchanged: dict[str, tuple[Key, Mapping[str, Any], float]] = {}
         pages = entry.external.list_pages(entry.creds).__aiter__()
         while True:
             asked = self.clock()  # a page shows the remote as it was at some point after this
@@ -222,12 +226,12 @@ class Sweeper:
                 deadline = entry.watching.get(name)
                 if (deadline is not None and deadline < asked) or self.last_seen(key) != digest(remote):
                     self.deliver(key, remote, asked)
-                elif deadline is not None:
+                elif deadline is not None and handing_back:
                     unchanged[name] = (key, remote, asked)
         entry.listed = listed
         for key in remaining.values():  # not listed: deleted outside Kubernetes (or gone meanwhile)
             self.deliver(key, None, started)
-        if entry.watching and not entry.list_pays(len(entry.watching) + len(entry.alone)):
+        if handing_back and not entry.list_pays(len(entry.watching) + len(entry.alone)):
             # Too few left in progress for a list to pay: each is observed alone from now on. Those the
             # page showed unchanged are reconciled with that (no call); their next look is their own GET.
             for name, (key, shown, when) in unchanged.items():
