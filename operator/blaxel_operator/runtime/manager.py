@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -262,7 +263,7 @@ class Runtime:
             resolved, creds = await parts.inputs.resolve(body, self.config.cluster_id)
         except Exception:
             return False  # the reconcile reports it
-        state.last_credentials, state.remote_name = creds, resolved.desired.name
+        state.last_credentials, state.remote_name = creds, sys.intern(resolved.desired.name)
         self.join(parts, state, key_of(parts.kind.kind, body), unobserved=True)
         return True
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -102,7 +103,7 @@ class Reconciler:
         resolved: Resolved | None = None
         try:
             resolved, state.last_credentials = await self.inputs.resolve(body, self.config.cluster_id)
-            state.remote_name = resolved.desired.name
+            state.remote_name = sys.intern(resolved.desired.name)  # one copy, kept by several maps
             lock = self.remote_locks.setdefault(
                 (resolved.workspace or "", resolved.desired.name), asyncio.Lock()
             )

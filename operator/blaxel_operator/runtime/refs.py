@@ -3,6 +3,7 @@ users of a resource when it turns Ready, and holds the deletion of a resource th
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,7 +40,7 @@ class ReferenceIndex:
         )
         was = self.ready.get(target)
         if now_ready:
-            self.ready[target] = str(remote)
+            self.ready[target] = sys.intern(str(remote))
         else:
             self.ready.pop(target, None)
         if (str(remote) if now_ready else None) != was:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,13 +15,17 @@ from ..core.schedule import Pacing
 
 Key = tuple[str, str, str]  # (Kubernetes kind, namespace, name)
 
+NO_ANNOTATIONS = (None,) * len(WATCHED_ANNOTATIONS)  # shared by every object without any of ours
+
 # "No observation at hand: read the remote" (a list sweep may hand one to the next reconcile instead).
 OBSERVE: Any = object()
 
 
 def key_of(kind: str, body: Mapping[str, Any]) -> Key:
+    """Interned: every event brings new copies of these strings, and several maps of the runtime keep
+    them (the state, its sweep group, the reference index); with thousands of objects one copy each."""
     meta = body.get("metadata") or {}
-    return (kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+    return (kind, sys.intern(str(meta.get("namespace") or "")), sys.intern(str(meta.get("name") or "")))
 
 
 def compact(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,7 +106,7 @@ def trigger_of(body: Mapping[str, Any], finalizer: str = FINALIZER) -> tuple[Any
     finalizers = meta.get("finalizers") or []
     return (
         meta.get("generation"),
-        tuple(annotations.get(a) for a in WATCHED_ANNOTATIONS),
+        tuple(annotations.get(a) for a in WATCHED_ANNOTATIONS) if annotations else NO_ANNOTATIONS,
         finalizer in finalizers,
         bool(meta.get("deletionTimestamp")),
         bool(stale_finalizers(finalizers, finalizer)),
