@@ -32,6 +32,10 @@ from .config import (
 __all__ = ["CliError", "build_parser", "main"]
 
 
+# The one place defaults live: OperatorConfig's fields (flags and `OperatorConfig()` agree by construction).
+DEFAULTS = OperatorConfig()
+
+
 def _env_float(name: str, default: float) -> float:
     try:
         return float(os.environ.get(name, default))
@@ -55,20 +59,20 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--poll-interval",
         type=float,
-        default=_env_float("BLAXEL_OPERATOR_POLL_INTERVAL", 600),
+        default=_env_float("BLAXEL_OPERATOR_POLL_INTERVAL", DEFAULTS.poll_interval),
         metavar="SECONDS",
-        help="re-read settled agents this often, with jitter (default 600)",
+        help="observe settled objects this often, through list pages, with jitter (default %(default)s)",
     )
     p.add_argument(
         "--deploy-poll-interval",
         type=float,
-        default=5.0,
+        default=DEFAULTS.deploy_poll_interval,
         metavar="SECONDS",
-        help="re-read agents while Blaxel deploys them (default 5)",
+        help="re-read objects while Blaxel deploys them (default %(default)s)",
     )
     p.add_argument(
         "--cluster-id",
-        default=os.environ.get("BLAXEL_OPERATOR_CLUSTER_ID", "default"),
+        default=os.environ.get("BLAXEL_OPERATOR_CLUSTER_ID", DEFAULTS.cluster_id),
         help="identifies this cluster in the owner labels of remote agents "
         "(env BLAXEL_OPERATOR_CLUSTER_ID; default 'default')",
     )
@@ -87,47 +91,47 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-inflight",
         type=int,
-        default=DEFAULT_MAX_INFLIGHT,
+        default=DEFAULTS.max_inflight,
         metavar="N",
         help=f"most Blaxel calls in flight at once (default {DEFAULT_MAX_INFLIGHT})",
     )
     p.add_argument(
         "--rate-limit",
         type=float,
-        default=DEFAULT_RATE_LIMIT,
+        default=DEFAULTS.rate_limit,
         metavar="PER_SECOND",
         help=f"Blaxel calls per second, token bucket (default {DEFAULT_RATE_LIMIT:g}; 0 = unlimited)",
     )
     p.add_argument(
         "--rate-burst",
         type=int,
-        default=DEFAULT_RATE_BURST,
+        default=DEFAULTS.rate_burst,
         metavar="N",
         help=f"token bucket burst (default {DEFAULT_RATE_BURST})",
     )
     p.add_argument(
         "--request-timeout",
         type=float,
-        default=DEFAULT_REQUEST_TIMEOUT,
+        default=DEFAULTS.request_timeout,
         metavar="SECONDS",
         help=f"timeout of one Blaxel call (default {DEFAULT_REQUEST_TIMEOUT:g})",
     )
     p.add_argument(
         "--metrics-port",
         type=int,
-        default=8080,
+        default=DEFAULTS.metrics_port,
         metavar="PORT",
-        help="serve /metrics and /readyz on this port (default 8080; 0 disables)",
+        help="serve /metrics and /readyz on this port (default %(default)s; 0 disables)",
     )
     p.add_argument(
         "--health-port",
         type=int,
-        default=8081,
+        default=DEFAULTS.health_port,
         metavar="PORT",
-        help="serve Kopf's liveness probe /healthz on this port (default 8081; 0 disables)",
+        help="serve Kopf's liveness probe /healthz on this port (default %(default)s; 0 disables)",
     )
-    p.add_argument("--log-format", choices=["text", "json"], default="text")
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    p.add_argument("--log-format", choices=["text", "json"], default=DEFAULTS.log_format)
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=DEFAULTS.log_level)
     p.add_argument(
         "--peering",
         metavar="NAME",
@@ -136,7 +140,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--shard-index",
         type=int,
-        default=int(os.environ.get("BLAXEL_OPERATOR_SHARD_INDEX", "0")),
+        default=int(os.environ.get("BLAXEL_OPERATOR_SHARD_INDEX", DEFAULTS.shard_index)),
         metavar="I",
         help="with --shard-count: reconcile only the resources of shard I (a stable hash of namespace "
         "and name); env BLAXEL_OPERATOR_SHARD_INDEX",
@@ -144,7 +148,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--shard-count",
         type=int,
-        default=int(os.environ.get("BLAXEL_OPERATOR_SHARD_COUNT", "1")),
+        default=int(os.environ.get("BLAXEL_OPERATOR_SHARD_COUNT", DEFAULTS.shard_count)),
         metavar="N",
         help="split the resources among N operator processes (default 1: all); env BLAXEL_OPERATOR_SHARD_COUNT",
     )
