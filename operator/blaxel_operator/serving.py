@@ -45,5 +45,5 @@ async def keep_readiness(api: BlaxelApi, creds: Credentials | None, every: float
         idle = last is None or time.monotonic() - last > every  # the clock Readiness uses
         if idle:
             with contextlib.suppress(BlaxelError):
-                await api.request("GET", "/agents", creds, params={"limit": 1})
+                await api.request("GET", "/workspaces", creds)  # any kind-neutral call: the key's workspaces
         await asyncio.sleep(every / 5 if READINESS.last_success is None else every)

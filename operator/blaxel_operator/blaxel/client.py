@@ -474,7 +474,7 @@ class BlaxelApi:
 
 
 class ExternalClient:
-    """observe / create / update / delete for one Blaxel kind (e.g. agents)."""
+    """observe / create / update / delete (and list pages) for one Blaxel collection."""
 
     def __init__(self, api: BlaxelApi, collection: str) -> None:
         self.api = api

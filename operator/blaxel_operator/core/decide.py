@@ -150,7 +150,7 @@ def decide(
     comparable_observed: dict[str, Any] | None,
     workspace: str | None = None,
     retry_rejected: bool = False,
-    noun: str = "agent",
+    noun: str = "object",
     deleting: bool = False,
     secrets_match: bool = False,
 ) -> Decision:

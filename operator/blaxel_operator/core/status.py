@@ -70,7 +70,7 @@ class Outcome:
     rejected_hash: str | None = None
     reconcile_requested: str | None = None
     workspace: str | None = None
-    noun: str = "agent"
+    noun: str = "object"
     at_provider_extra: Mapping[str, Any] = field(default_factory=dict)
     stale_guard: bool = True  # the kind redeploys on write: a settled status right after one may be stale
 
