@@ -23,6 +23,7 @@ from .config import FINALIZER, WATCHED_ANNOTATIONS, OperatorConfig
 from .controller import Controller, ObjectState
 from .kinds.base import Kind
 from .kubeapi import KubeApi
+from .kubelogin import KubeLogin
 from .logs import REDACTOR
 
 log = logging.getLogger(__name__)
@@ -44,32 +45,19 @@ class Runtime:
             rate=config.rate_limit,
             burst=config.rate_burst,
         )
-        self.kube: KubeApi | None = None
+        self.kube_login = KubeLogin()  # Kopf's login handler and KubeApi share it
+        self.kube = KubeApi(self.kube_login)
         self.controllers: dict[str, Controller] = {}
-        self._closing: set[asyncio.Task[None]] = set()
-
-    def set_connection(self, info: kopf.ConnectionInfo) -> None:
-        old = self.kube
-        self.kube = KubeApi(info)
-        for controller in self.controllers.values():
-            controller.kube = self.kube
-        if old is not None:
-            task = asyncio.get_running_loop().create_task(old.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
 
     def controller(self, kind: Kind) -> Controller:
         if kind.kind not in self.controllers:
-            if self.kube is None:
-                raise kopf.TemporaryError("not logged in to Kubernetes yet", delay=1)
             external = ExternalClient(self.api, kind.api_collection)
             self.controllers[kind.kind] = Controller(kind, external, self.kube, self.config, post_event)
         return self.controllers[kind.kind]
 
     async def close(self) -> None:
         await self.api.close()
-        if self.kube is not None:
-            await self.kube.close()
+        await self.kube.close()
 
 
 class NoDiffBaseStorage(kopf.DiffBaseStorage):
@@ -85,6 +73,7 @@ class NoDiffBaseStorage(kopf.DiffBaseStorage):
 
 
 WAKE_HANDLER = "wake"
+LOGIN_BACKOFF = 5.0  # seconds before a failed login is retried (Kopf's default is 60)
 IN_HANDLER_WAIT = 60.0  # seconds a deletion handler waits in place before handing back to Kopf
 
 
@@ -131,12 +120,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: lis
         else:
             settings.peering.standalone = True
 
-    @kopf.on.login(registry=registry)
-    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
-        if info is not None:
-            runtime.set_connection(info)
-        return info
+    @kopf.on.login(registry=registry, backoff=LOGIN_BACKOFF)
+    async def login(**_: Any) -> kopf.ConnectionInfo:
+        return await runtime.kube_login.fresh()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
