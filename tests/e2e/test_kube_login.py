@@ -80,11 +80,11 @@ async def test_agents_converge_through_token_expiries(
 
     await token_expiry(check)
     kube.patch_object(*GVR, "default", "exp-0", {"spec": {"runtime": {"memory": 4096}}})
-    await token_expiry(check)
-    kube.delete_object(*GVR, "default", "exp-1")
     await kube.wait_for_object(
         *GVR, "default", "exp-0", lambda o: is_ready(o) and o["metadata"]["generation"] == 2, timeout=30
     )
+    await token_expiry(check)
+    kube.delete_object(*GVR, "default", "exp-1")
     await kube.wait_for_absence(*GVR, "default", "exp-1", timeout=30)
     assert (sim.get_agent("exp-0") or {})["spec"]["runtime"]["memory"] == 4096
     assert sim.get_agent("exp-1") is None
@@ -96,12 +96,13 @@ async def test_agents_converge_through_token_expiries(
     logins = re.findall(
         r"Logged in to Kubernetes at https://\S+ with the kubeconfig context '\S+' \(exec\)", logs
     )
-    # 6 expiries, each followed by a login shared by Kopf and KubeApi: Kopf's own at each creation (it adds
-    # the finalizer) and at the deletion (it removes it), KubeApi's at the update (only a status patch)
-    assert len(logins) >= 7, logs[-3000:]
-    assert logs.count("Re-authentication has finished") >= 5, logs[-3000:]
+    # 6 steps on expired tokens, each needing a login shared by Kopf and KubeApi: Kopf's own at each creation
+    # (it adds the finalizer) and at the deletion (it removes it), KubeApi's at the update (a status patch).
+    # One less when a token issued at the end of a step is first used in the next one.
+    assert len(logins) >= 6, logs[-3000:]
+    assert logs.count("Re-authentication has finished") >= 4, logs[-3000:]
     assert "Ran out of valid credentials" not in logs and "Traceback" not in logs, logs[-5000:]
-    assert len(check.accepted) >= 7
+    assert len(check.accepted) >= 6
     if not check.report_expiry:
         assert check.expired > 0  # the renewals were driven by 401s
     for token in check.accepted:
