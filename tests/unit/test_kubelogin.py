@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from blaxel_operator.devkit.kube_auth import TokenCheck
-from blaxel_operator.kubelogin import KubeLogin, expired, login
+from blaxel_operator.kubelogin import KubeLogin, connection_info, expired, login
 
 CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 KEY = "-----BEGIN PRIVATE KEY-----\nMIIBfake\n-----END PRIVATE KEY-----\n"
@@ -186,6 +186,23 @@ def test_kubeconfig_list_is_merged(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     (tmp_path / "b").write_text(yaml.safe_dump(rest))
     monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
     assert login().token == "merged"
+
+
+def test_in_cluster_service_account(tmp_path: Path) -> None:
+    # the client's in-cluster loader with the pod's files elsewhere (login() reads them from /var/run/secrets)
+    from kubernetes import client
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    (tmp_path / "token").write_text("sa-token")
+    (tmp_path / "ca.crt").write_text(CERT)
+    environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    configuration = client.Configuration()
+    loader = InClusterConfigLoader(str(tmp_path / "token"), str(tmp_path / "ca.crt"), environ=environ)
+    loader.load_and_set(configuration)
+    info = connection_info(configuration, "blaxel-system")
+    assert info.server == "https://10.0.0.1:443" and info.ca_path == str(tmp_path / "ca.crt")
+    assert info.as_http_headers() == {"Authorization": "Bearer sa-token"}  # the client stores "bearer ..."
+    assert info.default_namespace == "blaxel-system"
 
 
 def test_no_kubeconfig_is_a_login_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
