@@ -19,7 +19,6 @@ import kopf
 from .config import OperatorConfig
 from .core.decide import FINALIZER
 from .kinds.base import Kind
-from .kubeapi import KubeApi
 from .logs import REDACTOR
 from .runtime.manager import Runtime, shard_of
 
@@ -43,6 +42,9 @@ class NoDiffBaseStorage(kopf.DiffBaseStorage):
 
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
         return None
+
+
+LOGIN_BACKOFF = 5.0  # seconds before a failed login is retried (Kopf's default is 60)
 
 
 class QuietWatchFilter(logging.Filter):
@@ -84,12 +86,10 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: lis
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_settings(settings, config)
 
-    @kopf.on.login(registry=registry)
-    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
-        if info is not None:
-            runtime.set_kube(KubeApi(info))
-        return info
+    @kopf.on.login(registry=registry, backoff=LOGIN_BACKOFF)
+    async def login(**_: Any) -> kopf.ConnectionInfo:
+        # through the official kubernetes client: every kubeconfig kubectl accepts (exec plugins...)
+        return await runtime.kube_login.fresh()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:

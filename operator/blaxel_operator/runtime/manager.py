@@ -18,6 +18,7 @@ from ..core.events import Event
 from ..core.status import iso
 from ..kinds.base import Kind
 from ..kubeapi import KubeApi
+from ..kubelogin import KubeLogin
 from .deleter import Deleter, Deletion
 from .gauges import forget
 from .inputs import InputProblem, InputResolver, parse
@@ -51,10 +52,6 @@ class KindParts:
     status: StatusWriter
 
 
-class NotLoggedIn(Exception):
-    pass
-
-
 class Runtime:
     def __init__(
         self, config: OperatorConfig, kinds: tuple[Kind, ...] | list[Kind], post: EventPoster
@@ -69,7 +66,8 @@ class Runtime:
             burst=config.rate_burst,
             api_version=config.api_version,
         )
-        self.kube: KubeApi | None = None
+        self.kube_login = KubeLogin()  # Kopf's login handler and KubeApi share it
+        self.kube = KubeApi(self.kube_login)
         self.states: dict[Key, ObjectState] = {}
         self.index = ReferenceIndex(wake=lambda key: self.queue.add(key, 0))
         self.queue: WorkQueue[Key] = WorkQueue(self.process, workers=max(4, 2 * config.max_inflight))
@@ -95,21 +93,12 @@ class Runtime:
 
     # ---- edges the units see (Kubernetes through the current login) ----------------------------------
 
-    def set_kube(self, kube: KubeApi) -> None:
-        old, self.kube = self.kube, kube
-        if old is not None:
-            self.spawn(old.close())
-
     async def get_secret(self, namespace: str, name: str) -> Mapping[str, str] | None:
-        if self.kube is None:
-            raise NotLoggedIn("not logged in to Kubernetes yet")
         return await self.kube.get_secret(namespace, name)
 
     async def patch_status(
         self, group: str, version: str, plural: str, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> dict[str, Any] | None:
-        if self.kube is None:
-            raise NotLoggedIn("not logged in to Kubernetes yet")
         return await self.kube.patch_status(group, version, plural, namespace, name, patch)
 
     def post_event(self, body: Mapping[str, Any], event: Event) -> None:
@@ -237,8 +226,7 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.sweeper.close()
         await self.api.close()
-        if self.kube is not None:
-            await self.kube.close()
+        await self.kube.close()
 
 
 def restorable(body: Mapping[str, Any]) -> bool:
