@@ -1,12 +1,15 @@
 """The Blaxel API as it is, through the real operator process: a workspace on every call (resolved from the
-key when nothing names one), BL_API_VERSION sent as Blaxel-Version."""
+key when nothing names one), BL_API_VERSION sent as Blaxel-Version, and every compared field sent, so that
+a PUT that merges (rather than replaces) corrects an out-of-band change once."""
 
 from __future__ import annotations
 
-from blaxel_devkit.harness import KubeClient, condition
+import pytest
+
+from blaxel_devkit.harness import KubeClient, condition, wait_for
 from blaxel_operator.simulator import BlaxelSimulator
 
-from .conftest import StartOperator, wait_ready, wait_reason
+from .conftest import POLL, StartOperator, sweeps, wait_ready, wait_reason
 
 SPEC = {"runtime": {"image": "acme/bot:1", "memory": 2048}}
 
@@ -41,3 +44,42 @@ async def test_a_key_with_several_workspaces_waits_for_one_to_be_named(
     await wait_ready(k, "default", "bot")
     assert sim.get_agent("bot", workspace="team-b") is not None
     assert {c.workspace_header for c in sim.calls() if c.path != "/v0/workspaces"} == {"team-b"}
+
+
+@pytest.mark.parametrize(
+    ("field", "changed", "default"),
+    [("enabled", False, True), ("public", True, False)],
+)
+async def test_a_merging_put_corrects_an_out_of_band_change_once_then_stays_idle(
+    k: KubeClient,
+    sim: BlaxelSimulator,
+    start_operator: StartOperator,
+    field: str,
+    changed: bool,
+    default: bool,
+) -> None:
+    # Where Blaxel's PUT merges, a field left out of the payload keeps its out-of-band value: the spec
+    # leaves `field` unset (Blaxel's default), so only sending the default corrects it for good.
+    sim.set_put_semantics("merge")
+    await start_operator()
+    await k.create_agent("default", "bot", SPEC)
+    await wait_ready(k, "default", "bot")
+    since = sim.last_seq
+
+    sim.edit_agent("bot", {"spec": {field: changed}})
+
+    async def corrected() -> bool:
+        return (sim.get_agent("bot") or {})["spec"].get(field) is default and sim.status_of(
+            "bot"
+        ) == "DEPLOYED"
+
+    await wait_for(corrected, timeout=20, what=f"spec.{field} corrected and redeployed")
+    settled = sim.last_seq
+
+    async def idle_polls() -> bool:  # several poll intervals of looking at it after the correction
+        return len(sweeps(sim, settled)) >= 4
+
+    await wait_for(idle_polls, timeout=POLL * 10, what="four list sweeps after the correction")
+    writes = [(c.method, c.name) for c in sim.calls(writes_only=True, since=since)]
+    assert writes == [("PUT", "bot")]
+    assert (sim.get_agent("bot") or {})["spec"][field] is default
