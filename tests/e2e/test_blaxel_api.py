@@ -4,9 +4,12 @@ a PUT that merges (rather than replaces) corrects an out-of-band change once."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from blaxel_devkit.harness import KubeClient, condition, wait_for
+from blaxel_devkit.harness import KubeClient, condition, is_ready, wait_for
+from blaxel_devkit.kube import KubeEmulator
 from blaxel_operator.simulator import BlaxelSimulator
 
 from .conftest import POLL, StartOperator, sweeps, wait_ready, wait_reason
@@ -83,3 +86,61 @@ async def test_a_merging_put_corrects_an_out_of_band_change_once_then_stays_idle
     writes = [(c.method, c.name) for c in sim.calls(writes_only=True, since=since)]
     assert writes == [("PUT", "bot")]
     assert (sim.get_agent("bot") or {})["spec"][field] is default
+
+
+# (Kubernetes plural, Blaxel collection, a minimal spec, a field Blaxel defaults, an out-of-band value)
+DEPLOYABLES = [
+    ("blaxelfunctions", "functions", {"runtime": {"image": "acme/mcp:1"}}, "enabled", False),
+    ("blaxelfunctions", "functions", {"runtime": {"image": "acme/mcp:1"}}, "public", True),
+    ("blaxeljobs", "jobs", {"runtime": {"image": "acme/job:1"}}, "enabled", False),
+    ("blaxelmodels", "models", {"runtime": {"type": "openai", "model": "gpt-4.1"}}, "enabled", False),
+]
+
+
+@pytest.mark.parametrize(("plural", "collection", "spec", "field", "changed"), DEPLOYABLES)
+async def test_every_kind_sends_the_defaults_it_compares(
+    kube: KubeEmulator,
+    sim: BlaxelSimulator,
+    start_operator: StartOperator,
+    plural: str,
+    collection: str,
+    spec: dict[str, Any],
+    field: str,
+    changed: bool,
+) -> None:
+    sim.set_put_semantics("merge")
+    await start_operator()
+    kind = plural.removeprefix("blaxel").removesuffix("s")
+    kube.create_object(
+        "blaxel.ai",
+        "v1alpha1",
+        plural,
+        {
+            "apiVersion": "blaxel.ai/v1alpha1",
+            "kind": {"function": "BlaxelFunction", "job": "BlaxelJob", "model": "BlaxelModel"}[kind],
+            "metadata": {"name": "dep", "namespace": "default"},
+            "spec": spec,
+        },
+    )
+
+    async def ready() -> bool:
+        return is_ready(kube.get_object("blaxel.ai", "v1alpha1", plural, "default", "dep"))
+
+    await wait_for(ready, timeout=20, what=f"{kind} Ready")
+    default = not changed
+    since = sim.last_seq
+    sim.edit_object(collection, "dep", {"spec": {field: changed}})
+
+    async def corrected() -> bool:
+        remote = sim.get_object(collection, "dep") or {}
+        return remote["spec"].get(field) is default and sim.object_status(collection, "dep") == "DEPLOYED"
+
+    await wait_for(corrected, timeout=20, what=f"spec.{field} of the {kind} corrected")
+    settled = sim.last_seq
+
+    async def idle_polls() -> bool:
+        return len(sweeps(sim, settled, collection)) >= 3
+
+    await wait_for(idle_polls, timeout=POLL * 10, what="three list sweeps after the correction")
+    writes = [(c.method, c.name) for c in sim.calls(writes_only=True, since=since)]
+    assert writes == [("PUT", "dep")]

@@ -316,10 +316,14 @@ def test_full_spec_payload(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_minimal_spec_sends_only_the_name_and_owner_labels(name: str) -> None:
+def test_minimal_spec_sends_the_name_owner_labels_and_the_defaults_it_compares(name: str) -> None:
     payload = build(name, MINIMAL[name])
     assert payload["metadata"] == {"name": "res", "labels": OWNER}
-    assert payload["spec"] == {k: v for k, v in EXPECTED[name]["spec"].items() if k == "integration"}
+    # enabled/public are compared against Blaxel's defaults when unset, so they are sent (a merging PUT
+    # would keep an out-of-band value of a field left out)
+    defaults = dict(getattr(MODULES[name], "DEFAULTS", {}))
+    required = {k: v for k, v in EXPECTED[name]["spec"].items() if k == "integration"}
+    assert payload["spec"] == {**required, **defaults}
 
 
 @pytest.mark.parametrize("name", MODULES)
