@@ -458,6 +458,24 @@ def test_has_secret_values(name: str, has_secrets: bool) -> None:
     assert MODULES[name].KIND.has_secret_values(build(name, MINIMAL[name])) is False
 
 
+@pytest.mark.parametrize(
+    ("name", "compares"),
+    [("function", True), ("job", True), ("integration_connection", False)],
+)
+def test_secret_values_read_with_show_secrets_are_compared_where_blaxel_shows_them(
+    name: str, compares: bool
+) -> None:
+    """Blaxel documents show_secrets for functions and jobs (and agents), not for connections."""
+    kind = MODULES[name].KIND
+    assert kind.compares_secrets is compares
+    if compares:
+        payload = build(name, FULL[name])
+        assert kind.secrets_match(copy.deepcopy(payload), payload)
+        other = copy.deepcopy(payload)
+        next(e for e in other["spec"]["runtime"]["envs"] if e.get("secret"))["value"] = "something else"
+        assert not kind.secrets_match(other, payload)
+
+
 # --------------------------------------------------------------------------- comparison
 
 

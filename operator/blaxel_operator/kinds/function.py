@@ -21,7 +21,7 @@ from .common import (
     Trigger,
     cel,
 )
-from .deployable import deployment_readiness
+from .deployable import deployment_readiness, secret_envs_match
 
 NOUN = "function"
 NAME_FIELD = "functionName"
@@ -148,6 +148,7 @@ KIND = Kind(
     comparable_observed=comparable_observed,
     readiness=readiness,
     has_secret_values=has_secret_values,
+    secrets_match=secret_envs_match,
     secret_refs=secret_refs,
     references=references,
     at_provider_extra=at_provider_extra,

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 from . import common
 from .base import CamelModel, Kind, Readiness, Reference, ResolvedRefs, SecretRef, SecretValues
 from .common import PolicyNames, PolicyRefs, Port, RevisionConfiguration, RuntimeBase, SpecBase, Trigger, cel
-from .deployable import deployment_readiness
+from .deployable import deployment_readiness, secret_envs_match
 
 NOUN = "job"
 NAME_FIELD = "jobName"
@@ -142,6 +142,7 @@ KIND = Kind(
     comparable_observed=comparable_observed,
     readiness=readiness,
     has_secret_values=has_secret_values,
+    secrets_match=secret_envs_match,
     secret_refs=secret_refs,
     references=references,
     at_provider_extra=at_provider_extra,
