@@ -24,7 +24,7 @@ from .conftest import StartOperator, sweeps, wait_ready
 NS = "default"
 SECRET_VALUE = "sk-live-4d1c0ffee5ecret"
 AGENT = {
-    "metadata": {"name": "bot", "labels": {"team": "sec"}},
+    "metadata": {"name": "bot", "labels": {"team": "sec"}, "externalId": "crm-42"},
     "spec": {
         "runtime": {
             "image": "acme/bot:1",
@@ -144,7 +144,9 @@ async def test_where_blaxel_refuses_to_show_secrets_the_agent_is_written_once(
     check = (await k.get_agent(NS, "bot") or {})["status"].get("secretsCheck") or {}
     assert check.get("result") == "Unreadable", check
     assert "could not be read" in check.get("message", "")
-    assert (sim.get_agent("bot") or {})["spec"]["runtime"]["envs"][1]["value"] == SECRET_VALUE
+    remote = sim.get_agent("bot") or {}
+    assert remote["spec"]["runtime"]["envs"][1]["value"] == SECRET_VALUE
+    assert remote["metadata"]["externalId"] == "crm-42"  # carried by import: the (replacing) PUT keeps it
     await op.stop()
     await assert_no_secret_anywhere(k, kube, op.logs())
 

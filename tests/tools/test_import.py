@@ -114,7 +114,7 @@ async def test_unsupported_fields_are_reported_and_unrepresentable_agents_skippe
     result = await run_cli("import", "-o", out)
     assert result.code == 1, result.err
     err = result.err
-    assert "warning: agent crm: metadata.externalId: not supported by the BlaxelAgent CRD; left out" in err
+    assert "agent crm:" not in err  # metadata.externalId is carried (spec.externalId)
     assert "warning: agent newer: spec.runtime.timeout: not supported by the BlaxelAgent CRD; left out" in err
     # Blaxel states no limit on label values (a Kubernetes label's 63 does not apply): imported
     assert "long-label" not in err
@@ -134,6 +134,7 @@ async def test_unsupported_fields_are_reported_and_unrepresentable_agents_skippe
         "owned.yaml",
     ]
     assert yaml.safe_load((out / "long-label.yaml").read_text())["spec"]["labels"] == {"note": "x" * 80}
+    assert yaml.safe_load((out / "crm.yaml").read_text())["spec"]["externalId"] == "crm-42"
     owned = yaml.safe_load((out / "owned.yaml").read_text())
     assert owned["spec"]["labels"] == {"team": "z"}
 
