@@ -12,7 +12,7 @@ from blaxel_devkit.harness import KubeClient, condition, is_ready, wait_for
 from blaxel_devkit.kube import KubeEmulator
 from blaxel_operator.simulator import BlaxelSimulator
 
-from .conftest import POLL, StartOperator, sweeps, wait_ready, wait_reason
+from .conftest import POLL, StartOperator, sweeps, wait_gone, wait_ready, wait_reason
 
 SPEC = {"runtime": {"image": "acme/bot:1", "memory": 2048}}
 
@@ -144,3 +144,69 @@ async def test_every_kind_sends_the_defaults_it_compares(
     await wait_for(idle_polls, timeout=POLL * 10, what="three list sweeps after the correction")
     writes = [(c.method, c.name) for c in sim.calls(writes_only=True, since=since)]
     assert writes == [("PUT", "dep")]
+
+
+async def test_every_call_names_its_workspace_sweeps_and_deletes_included(
+    k: KubeClient, kube: KubeEmulator, sim: BlaxelSimulator, start_operator: StartOperator
+) -> None:
+    sim.set_require_workspace(
+        True
+    )  # a call naming no workspace would be a 400, as Blaxel's SDKs never make it
+    await start_operator()  # default workspace: sandbox
+    await k.apply_secret("default", "other-creds", {"apiKey": "other-key", "workspace": "other"})
+    await k.create_agent("default", "plain", SPEC)
+    await k.create_agent("default", "named", {**SPEC, "workspace": "team-b"})
+    await k.create_agent("default", "own-key", {**SPEC, "credentialsRef": {"name": "other-creds"}})
+    policy = ("blaxel.ai", "v1alpha1", "blaxelpolicies")
+    kube.create_object(
+        *policy,
+        {
+            "apiVersion": "blaxel.ai/v1alpha1",
+            "kind": "BlaxelPolicy",
+            "metadata": {"name": "eu-only", "namespace": "default"},
+            "spec": {
+                "workspace": "team-b",
+                "type": "location",
+                "locations": [{"type": "continent", "name": "EU"}],
+            },
+        },
+    )
+    for name in ("plain", "named", "own-key"):
+        await wait_ready(k, "default", name)
+
+    async def policy_ready() -> bool:
+        return is_ready(kube.get_object(*policy, "default", "eu-only"))
+
+    await wait_for(policy_ready, timeout=20, what="the policy Ready")
+    since = sim.last_seq
+
+    async def swept_everywhere() -> bool:  # settled objects are observed through list sweeps
+        return {c.workspace for c in sweeps(sim, since)} >= {"sandbox", "team-b", "other"} and bool(
+            sweeps(sim, since, "policies")
+        )
+
+    await wait_for(swept_everywhere, timeout=POLL * 6, what="list sweeps of every workspace and collection")
+    kube.delete_object(*policy, "default", "eu-only")
+    for name in ("plain", "named", "own-key"):
+        await k.delete_agent("default", name)
+    for name in ("plain", "named", "own-key"):
+        await wait_gone(k, "default", name, timeout=20)
+
+    async def policy_gone() -> bool:
+        return kube.get_object(*policy, "default", "eu-only") is None
+
+    await wait_for(policy_gone, timeout=20, what="the policy deleted")
+    calls = sim.calls()
+    assert {"POST", "GET", "DELETE"} <= {c.method for c in calls}
+    deletes = {(c.collection, c.workspace) for c in calls if c.method == "DELETE"}
+    assert deletes == {
+        ("agents", "sandbox"),
+        ("agents", "team-b"),
+        ("agents", "other"),
+        ("policies", "team-b"),
+    }
+    unnamed = [
+        (c.method, c.path, c.query, c.workspace_header) for c in calls if c.workspace_header != c.workspace
+    ]
+    assert unnamed == []
+    assert all(c.workspace_given and c.status != 400 for c in calls)
