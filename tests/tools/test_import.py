@@ -77,6 +77,7 @@ async def test_secret_envs_become_secret_key_refs_and_a_skeleton_without_values(
     assert "data" not in secret and "stringData" not in secret  # keys commented out: nothing to send
     assert '#   OPENAI_API_KEY: ""' in result.out
     assert "updates the agent once" in result.out
+    assert "writes nothing if they match" in result.out  # where the key may read them (show_secrets)
     assert "1 with secret envs" in result.err
 
 
