@@ -200,3 +200,42 @@ async def test_a_kind_whose_secrets_blaxel_never_shows_is_written_once_without_a
     assert not [c for c in calls if "show_secrets" in c.query]
     await op.stop()
     await assert_no_secret_anywhere(k, kube, op.logs())
+
+
+async def test_found_again_after_a_crash_before_the_status_write_matching_secrets_are_not_redeployed(
+    k: KubeClient, kube: KubeEmulator, sim: BlaxelSimulator, start_operator: StartOperator
+) -> None:
+    # An operator created the agent (owner labels) and stopped before writing the status.
+    owner = {
+        "x-blaxel-operator-cluster": "e2e",
+        "x-blaxel-operator-namespace": NS,
+        "x-blaxel-operator-name": "bot",
+    }
+    sim.seed_agent({**AGENT, "metadata": {**AGENT["metadata"], "labels": {"team": "sec", **owner}}})
+    await k.apply_secret(NS, "bot-env", {"OPENAI_API_KEY": SECRET_VALUE})
+    env_ref = {"secretKeyRef": {"name": "bot-env", "key": "OPENAI_API_KEY"}}
+    spec = {
+        "labels": {"team": "sec"},
+        "externalId": "crm-42",
+        "runtime": {
+            "image": "acme/bot:1",
+            "memory": 1024,
+            "envs": [{"name": "MODE", "value": "prod"}, {"name": "OPENAI_API_KEY", "valueFrom": env_ref}],
+        },
+    }
+    await k.create_agent(NS, "bot", spec)
+    op = await start_operator()
+
+    async def compared() -> dict[str, Any] | None:
+        return next((e for e in await k.events(NS) if e.get("reason") == "SecretsCompared"), None)
+
+    event = await wait_for(compared, timeout=20, what="a SecretsCompared event")
+    assert event["message"] == "agent bot: secret values compared: they match, not redeployed"
+    obj = await wait_ready(k, NS, "bot")
+    assert obj["status"]["secretsCheck"]["result"] == "Match"
+    await idle(sim)
+    # the first reconcile POSTs (as `bl apply` does): the 409 leads to the comparison, not to a PUT
+    assert [(c.method, c.status) for c in sim.calls(writes_only=True)] == [("POST", 409)]
+    assert len(show_secrets_reads(sim)) == 1
+    await op.stop()
+    await assert_no_secret_anywhere(k, kube, op.logs())
