@@ -23,7 +23,7 @@ from .conftest import StartOperator, sweeps, wait_ready
 
 NS = "default"
 SECRET_VALUE = "sk-live-4d1c0ffee5ecret"
-AGENT = {
+AGENT: dict[str, Any] = {
     "metadata": {"name": "bot", "labels": {"team": "sec"}, "externalId": "crm-42"},
     "spec": {
         "runtime": {
