@@ -93,7 +93,7 @@ def test_converts_agents_of_a_directory_tree(tmp_path: Path, capsys: pytest.Capt
     ]
     assert "timeout" not in triage["spec"]["runtime"]
     assert "(Agent triage): spec.runtime.timeout: not supported by the BlaxelAgent CRD; left out" in err
-    assert "(Agent triage): metadata.externalId: not supported by the BlaxelAgent CRD; left out" in err
+    assert triage["spec"]["externalId"] == "crm-42" and "externalId" not in err  # carried, not reported
     assert "createdAt" not in err  # read-only fields are expected in `bl get` output: not reported
 
     rendered = run_sync(capsys, "render", "-f", out)

@@ -77,6 +77,7 @@ async def test_secret_envs_become_secret_key_refs_and_a_skeleton_without_values(
     assert "data" not in secret and "stringData" not in secret  # keys commented out: nothing to send
     assert '#   OPENAI_API_KEY: ""' in result.out
     assert "updates the agent once" in result.out
+    assert "writes nothing if they match" in result.out  # where the key may read them (show_secrets)
     assert "1 with secret envs" in result.err
 
 
@@ -114,7 +115,7 @@ async def test_unsupported_fields_are_reported_and_unrepresentable_agents_skippe
     result = await run_cli("import", "-o", out)
     assert result.code == 1, result.err
     err = result.err
-    assert "warning: agent crm: metadata.externalId: not supported by the BlaxelAgent CRD; left out" in err
+    assert "agent crm:" not in err  # metadata.externalId is carried (spec.externalId)
     assert "warning: agent newer: spec.runtime.timeout: not supported by the BlaxelAgent CRD; left out" in err
     # Blaxel states no limit on label values (a Kubernetes label's 63 does not apply): imported
     assert "long-label" not in err
@@ -134,6 +135,7 @@ async def test_unsupported_fields_are_reported_and_unrepresentable_agents_skippe
         "owned.yaml",
     ]
     assert yaml.safe_load((out / "long-label.yaml").read_text())["spec"]["labels"] == {"note": "x" * 80}
+    assert yaml.safe_load((out / "crm.yaml").read_text())["spec"]["externalId"] == "crm-42"
     owned = yaml.safe_load((out / "owned.yaml").read_text())
     assert owned["spec"]["labels"] == {"team": "z"}
 

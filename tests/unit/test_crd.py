@@ -12,12 +12,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from blaxel_operator import cli, crdgen
+from blaxel_operator.core.decide import secrets_unreadable
 from blaxel_operator.kinds import agent
 from blaxel_operator.kinds.base import CamelModel, Kind, ResourceStatus
 from blaxel_operator.kinds.registry import KINDS
 from unit.test_status import core
 
 REPO = Path(__file__).resolve().parents[2]
+SECRETS_UNREADABLE = secrets_unreadable("Blaxel refused show_secrets")
 COPIES = ("crds", "charts/blaxel-operator/crds", "operator/blaxel_operator/crds")
 
 
@@ -80,6 +82,7 @@ def test_the_agent_crd_names_columns_and_status_subresource() -> None:
         "rejectedHash",
         "conditions",
         "atProvider",
+        "secretsCheck",
     }
     assert "url" in status["atProvider"]["properties"]  # the agent's own atProvider field
 
@@ -108,6 +111,7 @@ def test_the_status_model_declares_every_status_field_the_operator_writes() -> N
             desired_hash="h",
             reconcile_requested="2026-11-29T11:00:00Z",
             workspace="ws",
+            secrets_check=SECRETS_UNREADABLE,
         ),
         {},
     )
@@ -125,7 +129,8 @@ def test_the_status_model_declares_every_status_field_the_operator_writes() -> N
     )
     for status in (written, rejected):
         agent.BlaxelAgentStatus.model_validate(status)
-    assert {"appliedTime", "lastHandledReconcileAt", "atProvider"} <= set(written)
+    assert {"appliedTime", "lastHandledReconcileAt", "atProvider", "secretsCheck"} <= set(written)
+    assert rejected["secretsCheck"] == written["secretsCheck"]  # kept until the next check
     assert "rejectedHash" in rejected and "Stalled" in {c["type"] for c in rejected["conditions"]}
 
 

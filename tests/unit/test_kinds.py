@@ -316,10 +316,14 @@ def test_full_spec_payload(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_minimal_spec_sends_only_the_name_and_owner_labels(name: str) -> None:
+def test_minimal_spec_sends_the_name_owner_labels_and_the_defaults_it_compares(name: str) -> None:
     payload = build(name, MINIMAL[name])
     assert payload["metadata"] == {"name": "res", "labels": OWNER}
-    assert payload["spec"] == {k: v for k, v in EXPECTED[name]["spec"].items() if k == "integration"}
+    # enabled/public are compared against Blaxel's defaults when unset, so they are sent (a merging PUT
+    # would keep an out-of-band value of a field left out)
+    defaults = dict(getattr(MODULES[name], "DEFAULTS", {}))
+    required = {k: v for k, v in EXPECTED[name]["spec"].items() if k == "integration"}
+    assert payload["spec"] == {**required, **defaults}
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -452,6 +456,24 @@ def test_missing_secret_values_show_as_placeholders_never_as_empty() -> None:
 def test_has_secret_values(name: str, has_secrets: bool) -> None:
     assert MODULES[name].KIND.has_secret_values(build(name, FULL[name])) is has_secrets
     assert MODULES[name].KIND.has_secret_values(build(name, MINIMAL[name])) is False
+
+
+@pytest.mark.parametrize(
+    ("name", "compares"),
+    [("function", True), ("job", True), ("integration_connection", False)],
+)
+def test_secret_values_read_with_show_secrets_are_compared_where_blaxel_shows_them(
+    name: str, compares: bool
+) -> None:
+    """Blaxel documents show_secrets for functions and jobs (and agents), not for connections."""
+    kind = MODULES[name].KIND
+    assert kind.compares_secrets is compares
+    if compares:
+        payload = build(name, FULL[name])
+        assert kind.secrets_match(copy.deepcopy(payload), payload)
+        other = copy.deepcopy(payload)
+        next(e for e in other["spec"]["runtime"]["envs"] if e.get("secret"))["value"] = "something else"
+        assert not kind.secrets_match(other, payload)
 
 
 # --------------------------------------------------------------------------- comparison

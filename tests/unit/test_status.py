@@ -9,6 +9,7 @@ import pytest
 
 from blaxel_operator.core import status as core_status
 from blaxel_operator.core.conditions import find
+from blaxel_operator.core.decide import SECRETS_MATCH
 from blaxel_operator.kinds import agent
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
@@ -139,6 +140,27 @@ def test_nothing_changed_means_identical_status() -> None:
         applied_hash="h",
     )
     assert core.status_for(later, first) == first
+
+
+def test_a_check_of_the_secret_values_is_kept_until_the_next_one() -> None:
+    checked = core.Outcome(
+        generation=1,
+        now=NOW,
+        remote=agent_obj("DEPLOYED"),
+        remote_known=True,
+        applied_hash="h",
+        secrets_check=SECRETS_MATCH,
+    )
+    first = core.status_for(checked, {})
+    assert first["secretsCheck"] == {
+        "result": "Match",
+        "message": SECRETS_MATCH.message,
+        "time": core.iso(NOW),
+    }
+    later = core.Outcome(
+        generation=1, now=NOW + timedelta(minutes=10), remote=agent_obj("DEPLOYED"), remote_known=True
+    )
+    assert core.status_for(later, first) == first  # polls keep it as it is: no status write
 
 
 def test_transition_time_moves_only_on_flip() -> None:

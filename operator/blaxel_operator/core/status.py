@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .conditions import READY, RECONCILING, STALLED, SYNCED, Condition, find, merge_conditions
+from .decide import SecretsCheck
 from .readiness import Phase, Readiness
 
 # Right after a write, Blaxel may still show the previous deployment's outcome for a few seconds.
@@ -73,6 +74,7 @@ class Outcome:
     noun: str = "object"
     at_provider_extra: Mapping[str, Any] = field(default_factory=dict)
     stale_guard: bool = True  # the kind redeploys on write: a settled status right after one may be stale
+    secrets_check: SecretsCheck | None = None  # what reading the remote's secret values found, if done
 
 
 def iso(ts: datetime) -> str:
@@ -228,6 +230,12 @@ def status_for(outcome: Outcome, previous: Mapping[str, Any]) -> dict[str, Any]:
     rejected = outcome.rejected_hash if problem is Problem.INVALID_SPEC else None
     if rejected:
         new["rejectedHash"] = rejected
+    # kept until the next check: it says how the secret values Blaxel holds were established
+    check = outcome.secrets_check
+    if check is not None:
+        new["secretsCheck"] = {"result": check.result, "message": check.message, "time": now}
+    elif previous.get("secretsCheck"):
+        new["secretsCheck"] = previous["secretsCheck"]
     handled = outcome.reconcile_requested or previous.get("lastHandledReconcileAt")
     if handled:
         new["lastHandledReconcileAt"] = handled

@@ -21,7 +21,7 @@ from .base import (
     SecretRef,
     SecretValues,
 )
-from .deployable import deployment_readiness
+from .deployable import deployment_readiness, secret_envs_match
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 MAX_NAME_LENGTH = 49
@@ -388,18 +388,6 @@ def readiness(remote: Mapping[str, Any], desired: Mapping[str, Any]) -> Readines
     return deployment_readiness(remote, desired, "agent")
 
 
-def secrets_match(unmasked: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    """Every secret env of the desired payload has the same value in the agent read with show_secrets
-    (compared in memory only, never logged or stored)."""
-
-    def secret_envs(obj: Mapping[str, Any]) -> dict[Any, Any]:
-        envs = ((obj.get("spec") or {}).get("runtime") or {}).get("envs") or []
-        return {e.get("name"): e.get("value") for e in envs if isinstance(e, dict) and e.get("secret")}
-
-    want = secret_envs(desired)
-    return bool(want) and secret_envs(unmasked) == want
-
-
 def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     """The agent's inference endpoint."""
     url = (remote.get("metadata") or {}).get("url")
@@ -422,7 +410,7 @@ KIND = Kind(
     has_secret_values=has_secret_values,
     readiness=readiness,
     at_provider_extra=at_provider_extra,
-    secrets_match=secrets_match,
+    secrets_match=secret_envs_match,
     singular="blaxelagent",
     short_names=("bla", "blagent"),
     spec_model=BlaxelAgentSpec,

@@ -21,7 +21,7 @@ from .common import (
     Trigger,
     cel,
 )
-from .deployable import deployment_readiness
+from .deployable import deployment_readiness, secret_envs_match
 
 NOUN = "function"
 NAME_FIELD = "functionName"
@@ -101,10 +101,12 @@ def build_payload(
     extra_labels: Mapping[str, str],
     refs: ResolvedRefs | None = None,
 ) -> dict[str, Any]:
-    """The Blaxel Function payload for POST/PUT: only the fields that are set."""
+    """The Blaxel Function payload for POST/PUT: the fields that are set, and the defaults that are compared
+    (DEFAULTS): were Blaxel's PUT to merge, a field left out would keep an out-of-band value for good."""
     body = common.spec_body(spec, spec.NOT_IN_BLAXEL_SPEC)
     common.fill_envs(body, spec.runtime, secrets)
     common.apply_references(body, spec, refs)
+    common.fill_defaults(body, DEFAULTS)
     return {"metadata": common.metadata_payload(spec, name, extra_labels), "spec": body}
 
 
@@ -146,6 +148,7 @@ KIND = Kind(
     comparable_observed=comparable_observed,
     readiness=readiness,
     has_secret_values=has_secret_values,
+    secrets_match=secret_envs_match,
     secret_refs=secret_refs,
     references=references,
     at_provider_extra=at_provider_extra,

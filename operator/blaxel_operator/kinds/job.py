@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 from . import common
 from .base import CamelModel, Kind, Readiness, Reference, ResolvedRefs, SecretRef, SecretValues
 from .common import PolicyNames, PolicyRefs, Port, RevisionConfiguration, RuntimeBase, SpecBase, Trigger, cel
-from .deployable import deployment_readiness
+from .deployable import deployment_readiness, secret_envs_match
 
 NOUN = "job"
 NAME_FIELD = "jobName"
@@ -95,10 +95,12 @@ def build_payload(
     extra_labels: Mapping[str, str],
     refs: ResolvedRefs | None = None,
 ) -> dict[str, Any]:
-    """The Blaxel Job payload for POST/PUT: only the fields that are set."""
+    """The Blaxel Job payload for POST/PUT: the fields that are set, and the defaults that are compared
+    (DEFAULTS): were Blaxel's PUT to merge, a field left out would keep an out-of-band value for good."""
     body = common.spec_body(spec, spec.NOT_IN_BLAXEL_SPEC)
     common.fill_envs(body, spec.runtime, secrets)
     common.apply_references(body, spec, refs)
+    common.fill_defaults(body, DEFAULTS)
     return {"metadata": common.metadata_payload(spec, name, extra_labels), "spec": body}
 
 
@@ -140,6 +142,7 @@ KIND = Kind(
     comparable_observed=comparable_observed,
     readiness=readiness,
     has_secret_values=has_secret_values,
+    secrets_match=secret_envs_match,
     secret_refs=secret_refs,
     references=references,
     at_provider_extra=at_provider_extra,

@@ -174,6 +174,7 @@ class Reconciler:
             noun=self.kind.noun,
             at_provider_extra=self.kind.at_provider_extra(remote) if remote else {},
             stale_guard=self.kind.redeploys_on_write,
+            secrets_check=result.secrets_check,
         )
 
     def failure(self, exc: BaseException) -> Converged:

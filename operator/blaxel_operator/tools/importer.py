@@ -14,8 +14,9 @@ Design:
 * Secret env values cannot be read (Blaxel masks them). A secret env becomes a `secretKeyRef` to the
   Secret `<name>-env` (key: the env name) and a skeleton of that Secret is written with its keys commented
   out: an empty value would be sent to Blaxel as the new secret value, a missing key makes the operator
-  wait (SecretNotFound) without writing. Once the values are filled in, the operator updates such an agent
-  once, because secret values cannot be compared.
+  wait (SecretNotFound) without writing. Once the values are filled in, the operator compares them with
+  the agent's where its key may read them (show_secrets, workspace admins) and writes nothing if they
+  match; otherwise (or where Blaxel refuses) it updates the agent once.
 * Fields the CRD cannot hold are reported (warnings), agents that cannot become a valid BlaxelAgent or
   that are being deleted are skipped (warnings, exit code 1); everything else is written. Output is
   written only once every agent has been listed and mapped, each file atomically.
@@ -99,7 +100,8 @@ def agent_document(mapped: Mapped, workspace: str | None) -> str:
     if mapped.secret_keys:
         lines += [
             f"Its secret envs come from Secret {mapped.secret_name} ({mapped.name}.secret.yaml): fill it in; the",
-            "operator then updates the agent once with those values (Blaxel never returns them to compare).",
+            "operator compares them with the agent's where its API key may read them (workspace admin) and",
+            "writes nothing if they match; otherwise it updates the agent once with them.",
         ]
     lines += mapped.notes
     return comment_block(lines) + to_yaml(mapped.manifest)

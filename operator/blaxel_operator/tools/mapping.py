@@ -35,7 +35,7 @@ NAME_RE = re.compile(agent.NAME_PATTERN)
 READ_ONLY_METADATA = frozenset(
     {"name", "workspace", "url", "plan", "createdAt", "updatedAt", "createdBy", "updatedBy"}
 )
-MAPPED_METADATA = frozenset({"displayName", "labels"})
+MAPPED_METADATA = frozenset({"displayName", "labels", "externalId"})
 LEFT_OUT = (
     "not supported by the {crd} CRD; left out (the operator will not send it, so Blaxel may reset it "
     "when the operator next updates the {noun})"
@@ -339,6 +339,8 @@ def map_resource(
         out["deletionPolicy"] = deletion_policy
     if meta.get("displayName") is not None:
         out["displayName"] = meta["displayName"]
+    if meta.get("externalId") is not None:
+        out["externalId"] = meta["externalId"]
     if labels:
         out["labels"] = labels
     for key, value in spec.items():
@@ -379,6 +381,7 @@ def _source_path(path: str) -> str:
     for operator_field, blaxel_field in (
         ("spec.displayName", "metadata.displayName"),
         ("spec.labels", "metadata.labels"),
+        ("spec.externalId", "metadata.externalId"),
     ):
         if (
             path == operator_field
