@@ -16,9 +16,10 @@ import copy
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .base import CamelModel, Reference, ResolvedRefs, SecretRef, SecretValues
+from ..crdgen import OBJECT_VALIDATIONS, PrinterColumn
+from .base import AtProvider, CamelModel, Reference, ResolvedRefs, SecretRef, SecretValues
 
 # Blaxel's metadata.name: lowercase alphanumerics and hyphens, at most 49 characters, immutable.
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
@@ -101,6 +102,46 @@ def metadata_name_rule(alias: str, noun: str) -> dict[str, str]:
             f"at most {MAX_NAME_LENGTH} characters): set spec.{alias}"
         ),
     }
+
+
+def spec_rules(alias: str, noun: str, *rules: tuple[str, str]) -> dict[str, Any]:
+    """`json_schema_extra` of a kind's spec model: the name override's transition rule and the kind's own
+    `rules` on the spec, and the rule on metadata.name, which the CRD generator moves to the root."""
+    return {
+        **cel(*name_override_rules(alias), *rules),
+        OBJECT_VALIDATIONS: [metadata_name_rule(alias, noun)],
+    }
+
+
+# --------------------------------------------------------------------------- the CRD: status and columns
+
+
+def at_provider_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The camelCase names of a kind's own `status.atProvider` fields (beyond AtProvider's)."""
+    own = set(model.model_fields) - set(AtProvider.model_fields)
+    return frozenset(model.model_fields[name].alias or name for name in own)
+
+
+def printer_columns(
+    remote_header: str, *own: PrinterColumn, remote_status: bool = True
+) -> tuple[PrinterColumn, ...]:
+    """`kubectl get` columns, as for agents: READY, SYNCED, STATUS (Blaxel's, for kinds that have one), the
+    kind's `own` columns, then REASON and the remote name (`-o wide`), AGE."""
+    columns = [
+        PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        PrinterColumn("Synced", '.status.conditions[?(@.type=="Synced")].status'),
+    ]
+    if remote_status:
+        columns.append(
+            PrinterColumn("Status", ".status.atProvider.status", description="Remote Blaxel status")
+        )
+    columns += [
+        *own,
+        PrinterColumn("Reason", '.status.conditions[?(@.type=="Ready")].reason', priority=1),
+        PrinterColumn(remote_header, ".status.atProvider.name", priority=1),
+        PrinterColumn("Age", ".metadata.creationTimestamp", type="date"),
+    ]
+    return tuple(columns)
 
 
 class SpecBase(CamelModel):
