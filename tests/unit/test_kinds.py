@@ -710,7 +710,7 @@ def test_a_reference_missing_from_resolved_ones_is_an_error() -> None:
 
 
 class AgentLike(CamelModel):
-    """What an agent's spec looks like once it has references (agent.py wires these later)."""
+    """The reference fields of an agent's spec, alone."""
 
     policies: common.PolicyNames = None
     policy_refs: common.PolicyRefs = None
@@ -743,13 +743,32 @@ def test_volume_refs_resolve_into_the_attachment_name() -> None:
     }
 
 
+def test_agents_resolve_policy_and_volume_references() -> None:
+    from blaxel_operator.kinds import agent
+
+    spec = agent.parse_spec(
+        {
+            "region": "eu-lon-1",
+            "policies": ["by-name"],
+            "policyRefs": [{"name": "gpu"}],
+            "volumes": [{"volumeRef": {"name": "data"}, "mountPath": "/data"}],
+        }
+    )
+    data = Reference("BlaxelVolume", "data", "volumes[0].volumeRef")
+    assert agent.KIND.references(spec) == [POLICY_GPU, data]
+    payload = agent.KIND.build_payload(spec, "bot", {}, {}, {POLICY_GPU: "gpu-remote", data: "data-remote"})
+    assert payload["spec"]["policies"] == ["by-name", "gpu-remote"]
+    assert payload["spec"]["volumes"] == [{"name": "data-remote", "mountPath": "/data"}]
+    assert "policyRefs" not in payload["spec"]
+    assert "policyRefs" in agent.OPERATOR_FIELDS
+
+
 @pytest.mark.parametrize(
     ("bad", "match"),
     [
-        ({"mountPath": "/d"}, "either name or volumeRef"),
         ({"name": "d", "volumeRef": {"name": "d"}, "mountPath": "/d"}, "either name or volumeRef"),
-        ({"volumeRef": {"name": "d"}, "mountPath": "/d", "type": "ephemeral"}, "persistent"),
-        ({"name": "d", "mountPath": "/d", "sizeMb": 5}, "ephemeral volumes only"),
+        ({"volumeRef": {"name": "d"}, "mountPath": "/d", "type": "ephemeral", "sizeMb": 5}, "persistent"),
+        ({"name": "d", "mountPath": "/d", "type": "ephemeral"}, "needs sizeMb"),
         ({"name": "d", "mountPath": "relative"}, "mountPath"),
     ],
 )

@@ -333,39 +333,43 @@ class Flavor(CamelModel):
 
 class VolumeAttachment(CamelModel):
     """Blaxel's VolumeAttachment (agents), plus volumeRef: a BlaxelVolume of this namespace instead of
-    `name` for a persistent volume."""
+    `name` for a persistent volume. Only what Blaxel states is enforced (an ephemeral volume needs sizeMb;
+    sizeMb is ignored for persistent ones), so that every agent Blaxel accepts can be imported."""
 
     model_config = ConfigDict(
         json_schema_extra=cel(
-            ("has(self.name) != has(self.volumeRef)", "a volume sets either name or volumeRef"),
+            ("!(has(self.name) && has(self.volumeRef))", "a volume sets either name or volumeRef, not both"),
             (
                 "!has(self.volumeRef) || !has(self.type) || self.type == 'persistent'",
                 "volumeRef names a persistent volume",
             ),
             (
-                "!has(self.sizeMb) || (has(self.type) && self.type == 'ephemeral')",
-                "sizeMb applies to ephemeral volumes only",
+                "!has(self.type) || self.type != 'ephemeral' || has(self.sizeMb)",
+                "an ephemeral volume needs sizeMb",
             ),
         )
     )
 
-    mount_path: str = Field(max_length=1024, pattern=r"^/.*")
-    name: str | None = Field(default=None, min_length=1, max_length=63)
+    name: str | None = None
+    mount_path: str | None = Field(default=None, pattern=r"^/", description="An absolute path.")
     read_only: bool | None = None
-    size_mb: int | None = Field(default=None, ge=1, description="Ephemeral volumes only.")
-    type: Literal["persistent", "ephemeral"] | None = Field(default=None, description="Default persistent.")
+    type: Literal["persistent", "ephemeral"] | None = None
+    size_mb: int | None = Field(
+        default=None, ge=0, description="Size in MB of an ephemeral volume (ignored for persistent ones)."
+    )
     volume_ref: LocalObjectReference | None = Field(
-        default=None, description="A BlaxelVolume in this namespace; its Blaxel name goes into `name`."
+        default=None,
+        description="A BlaxelVolume in this namespace instead of name; its Blaxel name goes into name.",
     )
 
     @model_validator(mode="after")
     def _name_or_ref(self) -> VolumeAttachment:
-        if (self.name is None) == (self.volume_ref is None):
-            raise ValueError("a volume sets either name or volumeRef")
+        if self.name is not None and self.volume_ref is not None:
+            raise ValueError("a volume sets either name or volumeRef, not both")
         if self.volume_ref is not None and self.type not in (None, "persistent"):
             raise ValueError("volumeRef names a persistent volume")
-        if self.size_mb is not None and self.type != "ephemeral":
-            raise ValueError("sizeMb applies to ephemeral volumes only")
+        if self.type == "ephemeral" and self.size_mb is None:
+            raise ValueError("an ephemeral volume needs sizeMb")
         return self
 
 
