@@ -122,6 +122,17 @@ class Runtime:
 
     # ---- the watch: every event of every object ------------------------------------------------------
 
+    def observe(self, kind: Kind, body: Mapping[str, Any]) -> None:
+        """Record what an object (of any shard) is and what it references, before any handler sees it."""
+        try:
+            spec = parse(kind, body)
+        except InputProblem:
+            spec = None  # reported by its reconcile
+        self.index.observe(kind, key_of(kind.kind, body), body, spec)
+
+    def forget(self, kind: Kind, body: Mapping[str, Any]) -> None:
+        self.index.forget(key_of(kind.kind, body))
+
     def seen(self, kind: Kind, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = key_of(kind.kind, body)
         if event_type == "DELETED":
@@ -131,11 +142,6 @@ class Runtime:
         if state is None:
             state = self.states[key] = ObjectState()
         state.body = compact(body)
-        try:
-            spec = parse(kind, state.body)
-        except InputProblem:
-            spec = None  # reported by its reconcile
-        self.index.observe(kind, key, state.body, spec)
         trigger = trigger_of(body)
         if trigger != state.trigger:
             state.trigger = trigger
