@@ -536,6 +536,52 @@ def apply_references(body: dict[str, Any], spec: Any, refs: ResolvedRefs | None)
                 )
 
 
+def name_references(
+    spec: dict[str, Any], properties: Mapping[str, Any], present: Callable[[str, str], bool]
+) -> list[str]:
+    """The inverse of `apply_references`, for the tools that write manifests: names in Blaxel's own fields
+    (`policies`, `integrationConnections`, a persistent volume's `name`) that are resources of this set of
+    manifests (`present(kind, name)`) become references (`policyRefs`, `integrationConnectionRefs`,
+    `volumeRef`), where the kind's CRD (its spec `properties`) has the reference field. `spec` is changed
+    in place; returns what was changed, as `path: name -> reference field`."""
+    changed: list[str] = []
+    for field, ref_field, kind in (
+        ("policies", "policyRefs", POLICY_KIND),
+        ("integrationConnections", "integrationConnectionRefs", CONNECTION_KIND),
+    ):
+        names = spec.get(field)
+        if ref_field not in properties or not isinstance(names, list):
+            continue
+        linked = [n for n in names if isinstance(n, str) and present(kind, n)]
+        if not linked:
+            continue
+        refs = list(spec.get(ref_field) or [])
+        for name in linked:
+            if {"name": name} not in refs:
+                refs.append({"name": name})
+            changed.append(f"spec.{field}: {name} -> spec.{ref_field}")
+        spec[ref_field] = refs
+        rest = [n for n in names if n not in linked]
+        if rest:
+            spec[field] = rest
+        else:
+            del spec[field]
+    volume_props = ((properties.get("volumes") or {}).get("items") or {}).get("properties") or {}
+    volumes = spec.get("volumes")
+    if "volumeRef" in volume_props and isinstance(volumes, list):
+        for index, item in enumerate(volumes):
+            if not isinstance(item, dict) or item.get("type", "persistent") != "persistent":
+                continue
+            volume_name = item.get("name")
+            if isinstance(volume_name, str) and present(VOLUME_KIND, volume_name):
+                attachment = {k: v for k, v in item.items() if k != "name"}
+                volumes[index] = {"volumeRef": {"name": volume_name}, **attachment}
+                changed.append(
+                    f"spec.volumes[{index}].name: {volume_name} -> spec.volumes[{index}].volumeRef"
+                )
+    return changed
+
+
 # --------------------------------------------------------------------------- comparison
 
 
