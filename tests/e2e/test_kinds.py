@@ -4,6 +4,7 @@ resource is in use; a folder of every kind applied and deleted at once with kube
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,11 +19,13 @@ from blaxel_operator.kinds import function, integration_connection, job, model, 
 from blaxel_operator.kinds.base import Kind
 from blaxel_operator.kinds.registry import KINDS
 from blaxel_operator.simulator import BlaxelSimulator
+from blaxel_operator.tools.mapping import MAPPINGS
 
 from .conftest import REPO, StartOperator, sweeps, wait_gone, wait_ready, wait_reason
 from .test_kubectl import kubectl
 
 NS = "default"
+by_kind = {kind.kind: kind for kind in KINDS}
 PAUSED = "blaxel.ai/paused"
 ADOPT = {"blaxel.ai/adoption-policy": "adopt"}
 SECRET = {"valueFrom": {"secretKeyRef": {"name": "openai", "key": "api-key"}}}
@@ -261,13 +264,21 @@ async def test_references_are_waited_for_resolved_and_hold_deletion(
     message = condition(held, "Ready")["message"]  # type: ignore[index]
     assert "BlaxelAgent/bot" in message and "BlaxelFunction/tools" in message
     assert "blaxel.ai/finalizer" in held["metadata"]["finalizers"]
+    assert (condition(held, "Synced") or {}).get("reason") == "ReconcileSuccess"  # kept as it was
     assert remote(sim, policy.KIND, "eu-remote") is not None
     await event_seen(k, "eu", "InUse")
 
-    # released once the users are gone
+    # released once the users are gone (the first gone, the message says so)
     await k.delete_agent(NS, "bot")
+
+    async def one_user_left() -> bool:
+        ready = condition(await k.get(policy.KIND.plural, NS, "eu"), "Ready") or {}
+        return "BlaxelAgent/bot" not in ready.get("message", "BlaxelAgent/bot")
+
+    await wait_for(one_user_left, timeout=10, what="InUse naming the function alone")
     await k.delete(function.KIND.plural, NS, "tools")
     await wait_gone(k, NS, "eu", plural=policy.KIND.plural)
+    assert (await k.event_reasons(NS, "eu")).count("InUse") <= 2  # once per change of users, not per try
     assert remote(sim, policy.KIND, "eu-remote") is None
     assert sim.get_agent("bot") is None and remote(sim, function.KIND, "tools") is None
     await k.delete(volume.KIND.plural, NS, "data")
@@ -364,3 +375,71 @@ async def test_after_a_restart_references_hold_deletion_and_disturb_no_user(
     assert all(f"BlaxelAgent/{name}" in message for name in users), message
     assert remote(sim, policy.KIND, "eu") is not None
     assert sim.calls(since=since, writes_only=True) == []
+
+
+BL_FOLDER = {
+    "policy.yaml": "kind: Policy\nmetadata: {name: eu-only}\nspec: {type: location, locations: [{type: continent, name: EU}]}\n",
+    "volume.yaml": "kind: Volume\nmetadata: {name: data}\nspec: {region: us-pdx-1, size: 1024}\n",
+    "connection.yaml": (
+        "apiVersion: blaxel.ai/v1alpha1\nkind: IntegrationConnection\nmetadata: {name: openai}\n"
+        "spec: {integration: openai, secret: {apiKey: '${secrets.OPENAI_KEY}'}}\n"
+    ),
+    "model.yaml": (
+        "kind: Model\nmetadata: {name: gpt}\n"
+        "spec: {integrationConnections: [openai], runtime: {type: openai, model: gpt-4.1}}\n"
+    ),
+    "function.yaml": (
+        "apiVersion: beamlit.com/v1alpha1\nkind: Function\nmetadata: {name: tools}\n"
+        "spec: {policies: [eu-only], integrationConnections: [openai], runtime: {image: acme/tools:1}}\n"
+    ),
+    "job.yaml": "kind: Job\nmetadata: {name: nightly}\nspec: {policies: [eu-only], runtime: {image: acme/nightly:1}}\n",
+    "agent.yaml": (
+        "kind: Agent\nmetadata: {name: bot}\nspec:\n  region: us-pdx-1\n  policies: [eu-only]\n"
+        "  volumes: [{name: data, mountPath: /data}]\n  runtime: {image: acme/bot:1}\n"
+    ),
+}
+
+
+async def test_a_converted_bl_folder_of_every_kind_adopts_what_bl_made(
+    k: KubeClient,
+    sim: BlaxelSimulator,
+    start_operator: StartOperator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import yaml
+
+    from blaxel_operator import cli
+
+    folder = tmp_path / "bl"
+    folder.mkdir()
+    for name, text in BL_FOLDER.items():
+        (folder / name).write_text(text)
+        # what `bl apply` made of it on Blaxel (the connection's secret as `bl` resolved it)
+        doc = yaml.safe_load(text.replace("${secrets.OPENAI_KEY}", "sk-from-bl"))
+        kind = next(m.kind for m in MAPPINGS.values() if m.bl_kind == doc["kind"])
+        sim.seed_object(kind.api_collection, {"metadata": doc["metadata"], "spec": doc["spec"]})
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    out = tmp_path / "converted"
+    code = await asyncio.to_thread(cli.main, ["convert", "-f", str(folder), "-o", str(out)])
+    assert code == 0
+
+    since = sim.last_seq
+    await start_operator()
+    docs = [yaml.safe_load(p.read_text()) for p in sorted(out.iterdir())]
+    for doc in docs:
+        await k.create_from(doc)
+    await k.apply_secret(NS, "openai-secret", {"apiKey": "sk-from-bl"})  # the skeleton, filled in
+    resources = [(by_kind[d["kind"]], d["metadata"]["name"]) for d in docs if d["kind"] in by_kind]
+    assert {kind.kind for kind, _ in resources} == {kind.kind for kind in KINDS}
+    for kind, name in resources:
+        await wait_ready(k, NS, name, plural=kind.plural, timeout=30)
+    agent = await k.get_agent(NS, "bot") or {}
+    assert agent["spec"]["policyRefs"] == [{"name": "eu-only"}]
+    assert agent["spec"]["volumes"] == [{"volumeRef": {"name": "data"}, "mountPath": "/data"}]
+    # adopted as they are: only the connection is written, once (its secret value cannot be compared)
+    writes_now = [(c.collection, c.method) for c in sim.calls(since=since, writes_only=True)]
+    assert writes_now == [("integrations/connections", "PUT")]
+    assert (
+        dig(remote(sim, integration_connection.KIND, "openai"), ("spec", "secret", "apiKey")) == "sk-from-bl"
+    )

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from ..blaxel.client import BlaxelApi, ExternalClient
 from ..config import OperatorConfig
-from ..core.conditions import READY, Condition, merge_conditions
+from ..core.conditions import READY, Condition, set_condition
 from ..core.decide import FINALIZER
 from ..core.events import Event
 from ..core.status import iso
@@ -226,9 +226,9 @@ class Runtime:
         self, parts: KindParts, body: Mapping[str, Any], state: ObjectState, message: str
     ) -> None:
         previous = previous_status(body, state)
-        conditions = merge_conditions(
+        conditions = set_condition(
             previous.get("conditions") or [],
-            [Condition(READY, False, "InUse", message)],
+            Condition(READY, False, "InUse", message),
             generation=int((body.get("metadata") or {}).get("generation") or 1),
             now=iso(utcnow()),
         )
