@@ -987,3 +987,20 @@ def test_contract_check_catches_a_departure(openapi: dict[str, Any]) -> None:
         "colour: not in Blaxel's schema",
         "region: type integer (Blaxel: string)",
     ]
+
+
+def test_the_readme_lists_every_kind_as_registered() -> None:
+    """Its table of kinds: kind, plural, short names and Blaxel collection as the registry has them."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = {
+        line.split("|")[1].split()[0].strip("`"): line
+        for line in readme.splitlines()
+        if line.startswith("| `Blaxel")
+    }
+    for kind in registry.KINDS:
+        row = rows.get(kind.kind)
+        assert row is not None, f"README: no row for {kind.kind}"
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert cells[1] == f"`{kind.plural}`", row
+        assert cells[2] == ", ".join(f"`{n}`" for n in kind.short_names), row
+        assert cells[3] == f"`/v0/{kind.api_collection}`", row
