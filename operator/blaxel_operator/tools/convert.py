@@ -6,9 +6,9 @@ before parsing, YAML or JSON (also the JSON array of `bl get ... -o json`, and `
 documents and kinds per file, and a document matched on its `kind` alone: `apiVersion` may be
 `blaxel.ai/...`, `blaxel/...`, `beamlit.com/...` or absent. A kind with an entry in `mapping.MAPPINGS`
 becomes our resource, which adopts the existing Blaxel object (annotation `blaxel.ai/adoption-policy:
-adopt`, unless `--no-adopt`), named after it, with its name field (`spec.agentName`) always set. Other
-kinds that `bl` knows (Sandbox, ...) are reported as not supported and skipped, as are documents that are
-not `bl` manifests. Converted resources that name each other (an agent's `policies: [x]` where the policy
+adopt`, unless `--no-adopt`), named after it, with its name field (`spec.agentName`, `spec.policyName`...)
+always set. Other kinds that `bl` knows (Sandbox, ...) are reported as not supported and skipped, as are
+documents that are not `bl` manifests. Converted resources that name each other (an agent's `policies: [x]` where the policy
 `x` is converted too; `integrationConnections`, a persistent volume's `name`) name each other by reference
 (`policyRefs`, `integrationConnectionRefs`, `volumeRef`), so that `kubectl apply -f` of the output creates
 them in dependency order.

@@ -459,7 +459,7 @@ def _source_path(path: str) -> str:
 # ---- the kinds --------------------------------------------------------------------------------------
 
 
-def _agent_prepare(spec: dict[str, Any]) -> None:
+def _deployable_prepare(spec: dict[str, Any]) -> None:
     if isinstance(spec.get("triggers"), list):
         spec["triggers"] = [_trigger(t) for t in spec["triggers"]]
 
@@ -475,7 +475,7 @@ def _trigger(trigger: Any) -> Any:
     return {**{k: trigger[k] for k in order if k in trigger}, **trigger}
 
 
-def _agent_notes(spec: dict[str, Any]) -> list[str]:
+def _revision_notes(spec: dict[str, Any]) -> list[str]:
     revision = spec.get("revision")
     if isinstance(revision, dict) and revision.get("active"):
         return [
@@ -496,8 +496,8 @@ AGENT = KindMapping(
     secrets=EnvSecrets((("runtime", "envs"),)),
     secret_suffix="env",
     file_stem="{name}",  # agents came first: NAME.yaml, NAME.secret.yaml
-    prepare_spec=_agent_prepare,
-    spec_notes=_agent_notes,
+    prepare_spec=_deployable_prepare,
+    spec_notes=_revision_notes,
 )
 FUNCTION = KindMapping(
     bl_kind="Function",
@@ -507,8 +507,8 @@ FUNCTION = KindMapping(
     name_pattern=common.NAME_PATTERN,
     max_name_length=common.MAX_NAME_LENGTH,
     operator_fields=frozenset(function.OPERATOR_FIELDS),
-    prepare_spec=_agent_prepare,
-    spec_notes=_agent_notes,
+    prepare_spec=_deployable_prepare,
+    spec_notes=_revision_notes,
 )
 MODEL = KindMapping(
     bl_kind="Model",
@@ -528,8 +528,8 @@ JOB = KindMapping(
     name_pattern=common.NAME_PATTERN,
     max_name_length=common.MAX_NAME_LENGTH,
     operator_fields=frozenset(job.OPERATOR_FIELDS),
-    prepare_spec=_agent_prepare,
-    spec_notes=_agent_notes,
+    prepare_spec=_deployable_prepare,
+    spec_notes=_revision_notes,
 )
 POLICY = KindMapping(
     bl_kind="Policy",
