@@ -92,6 +92,8 @@ class Deleter:
                 creds = state.last_credentials  # e.g. its Secret went first in a namespace deletion
         except InputProblem as exc:
             return self.cannot(created, state, exc.message, escape)
+        except Unauthorized as exc:  # asking Blaxel which workspace the key has
+            return self.cannot(created, state, f"Blaxel refused the credentials: {exc}", escape)
         except (KubeError, aiohttp.ClientError, TimeoutError) as exc:
             return self.cannot(created, state, f"Kubernetes API: {exc}", escape)
         # Delete where the object was made, even if the workspace setting changed since.
