@@ -228,3 +228,38 @@ def test_stale_deployed_right_after_put_is_deploying_then_times_out() -> None:
         applied_hash="h",
     )
     assert types(core.status_for(much_later, after_put))["Ready"] == ("True", "Deployed")
+
+
+def test_setting_one_condition_keeps_the_others_as_they_were() -> None:
+    from blaxel_operator.core.conditions import Condition, set_condition
+
+    previous = [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "Available",
+            "message": "ok",
+            "lastTransitionTime": "t0",
+            "observedGeneration": 1,
+        },
+        {
+            "type": "Synced",
+            "status": "True",
+            "reason": "ReconcileSuccess",
+            "message": "m",
+            "lastTransitionTime": "t0",
+            "observedGeneration": 1,
+        },
+    ]
+    got = set_condition(previous, Condition("Ready", False, "InUse", "still used"), generation=1, now="t1")
+    assert [c["type"] for c in got] == ["Ready", "Synced"]
+    assert got[0] == {
+        "type": "Ready",
+        "status": "False",
+        "reason": "InUse",
+        "message": "still used",
+        "lastTransitionTime": "t1",
+        "observedGeneration": 1,
+    }
+    assert got[1] == previous[1]
+    assert set_condition(got, Condition("Ready", False, "InUse", "still used"), generation=1, now="t2") == got

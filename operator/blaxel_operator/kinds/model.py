@@ -7,9 +7,20 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
+from ..crdgen import PrinterColumn
 from . import common
-from .base import CamelModel, Kind, Readiness, Reference, ResolvedRefs, SecretValues, no_secrets
-from .common import ConnectionNames, ConnectionRefs, Flavor, PolicyNames, PolicyRefs, SpecBase, cel
+from .base import (
+    AtProvider,
+    CamelModel,
+    Kind,
+    Readiness,
+    Reference,
+    ResolvedRefs,
+    ResourceStatus,
+    SecretValues,
+    no_secrets,
+)
+from .common import ConnectionNames, ConnectionRefs, Flavor, PolicyNames, PolicyRefs, SpecBase
 from .deployable import deployment_readiness
 
 NOUN = "model"
@@ -58,9 +69,7 @@ class BlaxelModelSpec(SpecBase):
     """spec of a BlaxelModel: the Blaxel model's fields plus the operator's own."""
 
     # `model_name` is the kind's name override, not pydantic's namespace
-    model_config = ConfigDict(
-        protected_namespaces=(), json_schema_extra=cel(*common.name_override_rules(NAME_FIELD))
-    )
+    model_config = ConfigDict(protected_namespaces=(), json_schema_extra=common.spec_rules(NAME_FIELD, NOUN))
 
     model_name: str | None = common.remote_name_field(NAME_FIELD, NOUN)
     enabled: bool | None = Field(default=None, description="When false the endpoint accepts no requests.")
@@ -133,7 +142,19 @@ def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     return common.url_extra(remote)
 
 
-AT_PROVIDER_SCHEMA: dict[str, Any] = {"url": {"type": "string"}}
+class ModelAtProvider(AtProvider):
+    """The remote model as Blaxel reports it."""
+
+    url: str | None = Field(default=None, description="The model's inference endpoint.")
+
+
+class BlaxelModelStatus(ResourceStatus):
+    """Observed state, written by blaxel-operator only."""
+
+    at_provider: ModelAtProvider | None = None
+
+
+AT_PROVIDER_FIELDS = common.at_provider_fields(ModelAtProvider)
 
 KIND = Kind(
     kind="BlaxelModel",
@@ -156,4 +177,6 @@ KIND = Kind(
     singular="blaxelmodel",
     short_names=("blmodel",),
     spec_model=BlaxelModelSpec,
+    status_model=BlaxelModelStatus,
+    printer_columns=common.printer_columns("Model", PrinterColumn("URL", ".status.atProvider.url")),
 )

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from ..blaxel.client import BlaxelApi, ExternalClient
 from ..config import OperatorConfig
-from ..core.conditions import READY, Condition, merge_conditions
+from ..core.conditions import READY, Condition, set_condition
 from ..core.decide import FINALIZER
 from ..core.events import Event
 from ..core.status import iso
@@ -111,6 +111,17 @@ class Runtime:
 
     # ---- the watch: every event of every object ------------------------------------------------------
 
+    def observe(self, kind: Kind, body: Mapping[str, Any]) -> None:
+        """Record what an object (of any shard) is and what it references, before any handler sees it."""
+        try:
+            spec = parse(kind, body)
+        except InputProblem:
+            spec = None  # reported by its reconcile
+        self.index.observe(kind, key_of(kind.kind, body), body, spec)
+
+    def forget(self, kind: Kind, body: Mapping[str, Any]) -> None:
+        self.index.forget(key_of(kind.kind, body))
+
     def seen(self, kind: Kind, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = key_of(kind.kind, body)
         if event_type == "DELETED":
@@ -120,11 +131,6 @@ class Runtime:
         if state is None:
             state = self.states[key] = ObjectState()
         state.body = compact(body)
-        try:
-            spec = parse(kind, state.body)
-        except InputProblem:
-            spec = None  # reported by its reconcile
-        self.index.observe(kind, key, state.body, spec)
         trigger = trigger_of(body)
         if trigger != state.trigger:
             state.trigger = trigger
@@ -209,9 +215,9 @@ class Runtime:
         self, parts: KindParts, body: Mapping[str, Any], state: ObjectState, message: str
     ) -> None:
         previous = previous_status(body, state)
-        conditions = merge_conditions(
+        conditions = set_condition(
             previous.get("conditions") or [],
-            [Condition(READY, False, "InUse", message)],
+            Condition(READY, False, "InUse", message),
             generation=int((body.get("metadata") or {}).get("generation") or 1),
             now=iso(utcnow()),
         )
