@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..blaxel.client import ExternalClient
-from ..blaxel.errors import Conflict, Invalid, NotFound, Unauthorized
+from ..blaxel.errors import Conflict, Invalid, MalformedWriteAnswer, NotFound, Unauthorized
 from ..config import OperatorConfig
 from ..core import decide as dec
 from ..core.conditions import READY, find
@@ -173,6 +173,15 @@ class Converger:
         except Invalid as exc:
             return replace(
                 seen, problem=Problem.INVALID_SPEC, message=f"Blaxel rejected the spec: {exc}", rejected=True
+            )
+        except MalformedWriteAnswer as exc:
+            # Accepted, so applied: the next reconcile observes instead of writing it again.
+            return Converged(
+                applied=True,
+                applied_now=True,
+                problem=Problem.MALFORMED_RESPONSE,
+                message=f"Blaxel accepted the write but answered something unexpected: {exc}",
+                events=events_for_write(decision, noun, desired.name),
             )
         return Converged(
             remote=written,
