@@ -203,6 +203,9 @@ class Kind:
     # Deployables (agents, functions, models, jobs) redeploy on every write: right after one, a DEPLOYED
     # or FAILED left over from the previous deployment is not the answer yet.
     redeploys_on_write: bool = True
+    # (remote object) -> the part of it Blaxel's listings show, when they show only a projection (volumes:
+    # LiteVolume, no labels, no events). None: a listed object is the whole object.
+    list_shape: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     singular: str = ""
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = field(default=("blaxel",))

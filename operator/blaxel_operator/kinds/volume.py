@@ -161,6 +161,25 @@ def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     return extra
 
 
+# What a volume listing shows of each volume (LiteVolume, from API version 2026-04-28).
+LITE_METADATA = ("name", "displayName", "externalId", "createdAt", "updatedAt")
+LITE_SPEC = ("region", "size")
+
+
+def list_shape(remote: Mapping[str, Any]) -> dict[str, Any]:
+    """A volume as the listing shows it (LiteVolume): no labels, no events, only region and size."""
+    metadata = remote.get("metadata") or {}
+    spec = remote.get("spec") or {}
+    shape: dict[str, Any] = {
+        "metadata": {k: metadata[k] for k in LITE_METADATA if k in metadata},
+        "spec": {k: spec[k] for k in LITE_SPEC if k in spec},
+    }
+    for key in ("state", "status", "terminatedAt"):
+        if key in remote:
+            shape[key] = remote[key]
+    return shape
+
+
 class VolumeAtProvider(AtProvider):
     """The remote volume as Blaxel reports it."""
 
@@ -197,6 +216,7 @@ KIND = Kind(
     at_provider_extra=at_provider_extra,
     # a resize is no redeployment: a status read right after a write is current
     redeploys_on_write=False,
+    list_shape=list_shape,
     singular="blaxelvolume",
     short_names=("blvol",),
     spec_model=BlaxelVolumeSpec,

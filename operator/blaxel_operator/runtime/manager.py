@@ -187,7 +187,7 @@ class Runtime:
         if state.sweep_group != group:
             self.sweeper.leave(state.sweep_group, state.remote_name)
             state.sweep_group = group
-        self.sweeper.join(group, creds, parts.external, state.remote_name, key)
+        self.sweeper.join(group, creds, parts.external, state.remote_name, key, parts.kind.list_shape)
 
     def deliver(self, key: Key, remote: Mapping[str, Any] | None) -> None:
         state = self.states.get(key)

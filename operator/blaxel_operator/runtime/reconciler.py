@@ -132,6 +132,8 @@ class Reconciler:
         # can change without an event of ours: it is then reconciled on every sweep, without a call).
         seen = result.remote if result.remote_known and pacing.settled else None
         static = resolved is not None and not resolved.reads_secrets
+        if seen is not None and self.kind.list_shape is not None:
+            seen = self.kind.list_shape(seen)  # what a sweep will compare it with
         state.digest = digest(seen) if seen is not None and static else None
         count_backoff(state, result.problem.value if result.problem and result.problem.retried else None)
         new_status = status_for(outcome, previous)

@@ -27,10 +27,14 @@ def digest(remote: Mapping[str, Any]) -> str:
     return stable_hash(dict(remote))
 
 
-# (key, what the page showed: None when the object is not listed) -> reconcile it with that
+# (key, what the page showed; None: observe it alone) -> reconcile it with that
 Deliver = Callable[[Key, Mapping[str, Any] | None], None]
 # (key) -> the digest of the remote as the object's last reconcile saw it settled
 LastSeen = Callable[[Key], str | None]
+
+
+# (remote object) -> what a listing shows of it, for kinds listed as a projection (Kind.list_shape)
+ListShape = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
 @dataclass
@@ -39,6 +43,9 @@ class SweepGroup:
     external: ExternalClient
     members: dict[str, Key] = field(default_factory=dict)  # remote name -> object
     task: asyncio.Task[None] | None = None
+    # Listed as a projection: a change is noticed on it, and the object is then observed alone (a
+    # projection is no observation: what it leaves out would look like drift).
+    shape: ListShape | None = None
 
 
 class Sweeper:
@@ -50,11 +57,17 @@ class Sweeper:
         self.groups: dict[GroupKey, SweepGroup] = {}
 
     def join(
-        self, group: GroupKey, creds: Credentials, external: ExternalClient, name: str, key: Key
+        self,
+        group: GroupKey,
+        creds: Credentials,
+        external: ExternalClient,
+        name: str,
+        key: Key,
+        shape: ListShape | None = None,
     ) -> None:
         entry = self.groups.get(group)
         if entry is None:
-            entry = self.groups[group] = SweepGroup(creds, external)
+            entry = self.groups[group] = SweepGroup(creds, external, shape=shape)
             entry.task = asyncio.get_running_loop().create_task(self._loop(group, entry))
         entry.creds = creds
         entry.members[name] = key
@@ -99,7 +112,8 @@ class Sweeper:
             for remote in page:
                 name = str((remote.get("metadata") or {}).get("name") or "")
                 key = remaining.pop(name, None)
-                if key is not None and self.last_seen(key) != digest(remote):
-                    self.deliver(key, remote)
+                seen = remote if entry.shape is None else entry.shape(remote)
+                if key is not None and self.last_seen(key) != digest(seen):
+                    self.deliver(key, remote if entry.shape is None else None)
         for key in remaining.values():  # not listed: deleted outside Kubernetes (or gone meanwhile)
             self.deliver(key, None)
