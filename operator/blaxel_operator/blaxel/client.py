@@ -449,7 +449,7 @@ class BlaxelApi:
         except ValueError:
             # A success that cannot be read: whether a write happened is unknown, so it is not repeated
             # here (a PUT would redeploy); the reconciler observes first, with backoff.
-            kind = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+            kind = response.headers.get("content-type", "").split(";")[0].strip()[:60] or "no content type"
             raise MalformedResponse(
                 f"the answer is not JSON ({kind})",
                 status=response.status_code,
