@@ -181,7 +181,8 @@ class Converger:
                 applied_now=True,
                 problem=Problem.MALFORMED_RESPONSE,
                 message=f"Blaxel accepted the write but answered something unexpected: {exc}",
-                events=events_for_write(decision, noun, desired.name),
+                events=events_for_write(decision, noun, desired.name, checked.message if checked else ""),
+                secrets_check=checked,
             )
         return Converged(
             remote=written,
