@@ -54,7 +54,7 @@ class ModelRuntime(CamelModel):
     endpoint_name: str | None = Field(
         default=None, max_length=256, description="Provider-specific endpoint name."
     )
-    generation: Literal["mk3", "mk2"] | None = Field(
+    generation: Literal["mk2", "mk3"] | None = Field(
         default=None,
         description="Empty (default) uses the classic path; mk3 deploys through the model-gateway.",
     )
