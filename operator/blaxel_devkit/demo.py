@@ -1,8 +1,11 @@
 """`make demo`: a local sandbox. No cluster and no Blaxel account needed.
 
 Starts the Kubernetes API test bed and the Blaxel API simulator on loopback ports, runs the real
-`blaxel-operator run` process against them, applies the agents in examples/, shows every status
-transition as it happens (like `kubectl get -w`), changes a spec, deletes everything and prints a summary.
+`blaxel-operator run` process against them, applies examples/stack/ at once (an agent with a policy and a
+volume, an MCP function, a model with its integration connection, a job: every kind, naming each other by
+reference), shows every status transition as it happens (like `kubectl get blaxel -w`): the referenced
+resources come up first, their users wait (ReferenceNotReady) and follow by themselves. Then it changes a
+spec, deletes everything at once (users go first, what they use waits: InUse) and prints a summary.
 """
 
 from __future__ import annotations
@@ -10,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
-import json
 import shutil
 import sys
 import tempfile
@@ -23,11 +24,15 @@ from typing import Any
 import httpx
 import yaml
 
-from .harness import GROUP, PLURAL, VERSION, KubeClient, OperatorProcess, condition, is_ready, wait_for
+from blaxel_operator.kinds.registry import KINDS
+
+from .harness import GROUP, VERSION, KubeClient, OperatorProcess, condition, is_ready, wait_for
 from .kube import KubeEmulator
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = ("minimal-agent.yaml", "full-agent.yaml")
+STACK = REPO / "examples" / "stack"
+KIND_BY_NAME = {kind.kind: kind for kind in KINDS}
+NS = "default"
 
 
 class Clock:
@@ -43,17 +48,23 @@ def row(obj: dict[str, Any]) -> tuple[str, ...]:
     synced = condition(obj, "Synced") or {}
     status = (obj.get("status") or {}).get("atProvider", {}).get("status", "")
     deleting = "Terminating" if obj["metadata"].get("deletionTimestamp") else ""
-    return (
-        str(ready.get("status", "")),
-        str(synced.get("status", "")),
-        str(status),
-        deleting or str(ready.get("reason", "")),
-    )
+    reason = str(ready.get("reason", ""))
+    if deleting and reason == "InUse":
+        deleting = "Terminating, InUse"
+    return (str(ready.get("status", "")), str(synced.get("status", "")), str(status), deleting or reason)
 
 
-async def watch(url: str, clock: Clock, seen: dict[str, tuple[str, ...]], stop: asyncio.Event) -> None:
-    """Print one line per status transition, from a real watch stream."""
-    path = f"{url}/apis/{GROUP}/{VERSION}/{PLURAL}"
+def label(kind: str, name: str) -> str:
+    return f"{KIND_BY_NAME[kind].noun.split()[-1]}/{name}"
+
+
+async def watch(
+    url: str, plural: str, clock: Clock, seen: dict[str, tuple[str, ...]], stop: asyncio.Event
+) -> None:
+    """Print one line per status transition of one kind, from a real watch stream."""
+    import json
+
+    path = f"{url}/apis/{GROUP}/{VERSION}/{plural}"
     async with httpx.AsyncClient(timeout=None) as http:
         async with http.stream("GET", path, params={"watch": "true"}) as response:
             async for line in response.aiter_lines():
@@ -65,23 +76,23 @@ async def watch(url: str, clock: Clock, seen: dict[str, tuple[str, ...]], stop: 
                 obj = event.get("object") or {}
                 if (
                     event.get("type") not in ("ADDED", "MODIFIED", "DELETED")
-                    or obj.get("kind") != "BlaxelAgent"
+                    or obj.get("kind") not in KIND_BY_NAME
                 ):
                     continue
-                name = obj["metadata"]["name"]
+                who = label(obj["kind"], obj["metadata"]["name"])
                 current = ("-", "-", "gone", "Deleted") if event["type"] == "DELETED" else row(obj)
-                if seen.get(name) != current:
-                    seen[name] = current
+                if seen.get(who) != current:
+                    seen[who] = current
                     ready, synced, status, reason = current
                     print(
-                        f"  {clock}  {name:<14} {ready or '-':<6} {synced or '-':<6} {status or '-':<11} {reason}"
+                        f"  {clock}  {who:<24} {ready or '-':<6} {synced or '-':<6} {status or '-':<10} {reason}"
                     )
 
 
-def load_examples() -> list[dict[str, Any]]:
+def load_stack() -> list[dict[str, Any]]:
     docs: list[dict[str, Any]] = []
-    for name in EXAMPLES:
-        docs.extend(d for d in yaml.safe_load_all((REPO / "examples" / name).read_text()) if d)
+    for path in sorted(STACK.glob("*.yaml")):  # agent.yaml first: applied before what it uses
+        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
     return docs
 
 
@@ -100,9 +111,7 @@ async def kubectl_get(kubeconfig: Path) -> str | None:
         "--kubeconfig",
         str(kubeconfig),
         "get",
-        "blaxelagents",
-        "-o",
-        "wide",
+        "blaxel",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -141,92 +150,114 @@ async def demo(step_seconds: float, keep: bool) -> int:
         k = KubeClient(kube.url)
         seen: dict[str, tuple[str, ...]] = {}
         stop = asyncio.Event()
-        print(f"  {'TIME':>6}  {'NAME':<14} {'READY':<6} {'SYNCED':<6} {'STATUS':<11} REASON")
-        watcher = asyncio.create_task(watch(kube.url, clock, seen, stop))
-        marks: dict[str, dict[str, float]] = {}
+        print(f"  {'TIME':>6}  {'KIND/NAME':<24} {'READY':<6} {'SYNCED':<6} {'STATUS':<10} REASON")
+        watchers = [asyncio.create_task(watch(kube.url, kind.plural, clock, seen, stop)) for kind in KINDS]
+        marks: dict[tuple[str, str], dict[str, float]] = {}
+        resources: list[tuple[str, str]] = []  # (kind, name), in the order of the files
         try:
-            print(f"  {clock}  -- kubectl apply -f examples/{{{','.join(EXAMPLES)}}}")
-            agents = []
-            for doc in load_examples():
-                ns = doc["metadata"].get("namespace", "default")
-                if doc["kind"] == "Secret":
-                    await k.apply_secret(ns, doc["metadata"]["name"], doc.get("stringData") or {})
-                    continue
-                meta = {k_: v for k_, v in doc["metadata"].items() if k_ not in ("name", "namespace")}
-                await k.create_agent(ns, doc["metadata"]["name"], doc["spec"], **meta)
-                agents.append(doc["metadata"]["name"])
-                marks[doc["metadata"]["name"]] = {"applied": time.monotonic()}
-            for name in agents:
-                await wait_for(functools.partial(_ready, k, name), timeout=60, what=f"{name} Ready")
-                marks[name]["ready"] = time.monotonic()
+            print(f"  {clock}  -- kubectl apply -f examples/stack/   (all at once, the agent first)")
+            for doc in load_stack():
+                created = await k.create_from(doc, NS)
+                if created is not None:
+                    key = (doc["kind"], doc["metadata"]["name"])
+                    resources.append(key)
+                    marks[key] = {"applied": time.monotonic()}
+            await asyncio.gather(*(_mark_ready(k, key, marks) for key in resources))
 
-            print(f"  {clock}  -- kubectl patch blaxelagent hello-agent: runtime.memory 2048 -> 4096")
-            await k.patch_agent("default", "hello-agent", {"spec": {"runtime": {"memory": 4096}}})
-            marks["hello-agent"]["patched"] = time.monotonic()
-            await wait_for(
-                functools.partial(_ready, k, "hello-agent", 2), timeout=60, what="hello-agent updated"
-            )
-            marks["hello-agent"]["updated"] = time.monotonic()
+            agent = next(name for kind, name in resources if kind == "BlaxelAgent")
+            print(f"  {clock}  -- kubectl patch blaxelagent {agent}: runtime.memory 2048 -> 4096")
+            await k.patch_agent(NS, agent, {"spec": {"runtime": {"memory": 4096}}})
+            marks[("BlaxelAgent", agent)]["patched"] = time.monotonic()
+            await _wait_ready(k, ("BlaxelAgent", agent), generation=2)
+            marks[("BlaxelAgent", agent)]["updated"] = time.monotonic()
             table = await kubectl_get(kubeconfig)
             if table:
-                print(
-                    f"  {clock}  -- kubectl get blaxelagents -o wide (the real kubectl 1.36, against the test bed)"
-                )
+                print(f"  {clock}  -- kubectl get blaxel (the real kubectl, against the test bed)")
                 for line in table.rstrip().splitlines():
                     print(f"           {line}")
             if keep:
                 print("\n--keep: leaving everything running; Ctrl-C to stop.")
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.Event().wait()
-            print(f"  {clock}  -- kubectl delete blaxelagents --all")
-            for name in agents:
-                await k.delete_agent("default", name)
-                marks[name]["delete"] = time.monotonic()
-            for name in agents:
-                await wait_for(functools.partial(_gone, k, name), timeout=60, what=f"{name} deleted")
-                marks[name]["deleted"] = time.monotonic()
+            print(f"  {clock}  -- kubectl delete -f examples/stack/   (all at once)")
+            for kind, name in resources:
+                await k.delete(KIND_BY_NAME[kind].plural, NS, name)
+                marks[(kind, name)]["delete"] = time.monotonic()
+            await asyncio.gather(*(_mark_gone(k, key, marks) for key in resources))
         finally:
             stop.set()
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
-                await watcher
+            for task in watchers:
+                task.cancel()
+            for task in watchers:
+                with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                    await task
             code = await op.stop()
             await k.close()
         print()
-        _summary(agents, marks, sim, kube)
-        remote_left = [a["metadata"]["name"] for a in sim.agents()]
-        print(f"\nremote agents left: {remote_left or 'none'}; operator exit code {code}; total {clock}")
+        _summary(resources, marks, sim, kube)
+        remote_left = [
+            f"{kind.noun} {o['metadata']['name']}" for kind in KINDS for o in sim.objects(kind.api_collection)
+        ]
+        print(f"\nremote objects left: {remote_left or 'none'}; operator exit code {code}; total {clock}")
         print(
             "Real use: blaxel-operator run --all-namespaces  (with KUBECONFIG and BL_API_KEY / BL_WORKSPACE)"
         )
         return 0 if not remote_left and code == 0 else 1
 
 
-async def _ready(k: KubeClient, name: str, generation: int = 1) -> bool:
-    obj = await k.get_agent("default", name)
-    return is_ready(obj) and (obj or {})["metadata"]["generation"] == generation
+async def _wait_ready(k: KubeClient, key: tuple[str, str], generation: int = 1) -> None:
+    kind, name = KIND_BY_NAME[key[0]], key[1]
+
+    async def ready() -> bool:
+        obj = await k.get(kind.plural, NS, name)
+        return is_ready(obj) and (obj or {})["metadata"]["generation"] == generation
+
+    await wait_for(ready, timeout=60, what=f"{label(*key)} Ready")
 
 
-async def _gone(k: KubeClient, name: str) -> bool:
-    return await k.get_agent("default", name) is None
+async def _mark_ready(
+    k: KubeClient, key: tuple[str, str], marks: dict[tuple[str, str], dict[str, float]]
+) -> None:
+    await _wait_ready(k, key)
+    marks[key]["ready"] = time.monotonic()
 
 
-def _summary(agents: list[str], marks: dict[str, dict[str, float]], sim: Any, kube: KubeEmulator) -> None:
-    print("Summary")
-    header = f"  {'AGENT':<14} {'READY AFTER':>11} {'UPDATE':>8} {'DELETE':>8}  BLAXEL CALLS"
-    print(header)
-    for name in agents:
-        m = marks[name]
-        calls = Counter(c.method for c in sim.calls(agent=name))
-        ready = f"{m['ready'] - m['applied']:.1f}s"
+async def _mark_gone(
+    k: KubeClient, key: tuple[str, str], marks: dict[tuple[str, str], dict[str, float]]
+) -> None:
+    kind, name = KIND_BY_NAME[key[0]], key[1]
+
+    async def gone() -> bool:
+        return await k.get(kind.plural, NS, name) is None
+
+    await wait_for(gone, timeout=60, what=f"{label(*key)} deleted")
+    marks[key]["deleted"] = time.monotonic()
+
+
+def _summary(
+    resources: list[tuple[str, str]],
+    marks: dict[tuple[str, str], dict[str, float]],
+    sim: Any,
+    kube: KubeEmulator,
+) -> None:
+    print("Summary (in the order they became Ready)")
+    print(f"  {'KIND/NAME':<24} {'READY AFTER':>11} {'UPDATE':>8} {'GONE AFTER':>10}  BLAXEL CALLS")
+    for key in sorted(resources, key=lambda r: marks[r].get("ready", float("inf"))):
+        m = marks[key]
+        kind = KIND_BY_NAME[key[0]]
+        calls = Counter(c.method for c in sim.calls(collection=kind.api_collection, name=key[1]))
+        ready = f"{m['ready'] - m['applied']:.1f}s" if "ready" in m else "-"
         update = f"{m['updated'] - m['patched']:.1f}s" if "updated" in m else "-"
-        delete = f"{m['deleted'] - m['delete']:.1f}s" if "deleted" in m else "-"
+        gone = f"{m['deleted'] - m['delete']:.1f}s" if "deleted" in m else "-"
         text = ", ".join(f"{calls[x]} {x}" for x in ("POST", "PUT", "GET", "DELETE") if calls[x])
-        print(f"  {name:<14} {ready:>11} {update:>8} {delete:>8}  {text}")
-    print(
-        f"  Kubernetes writes to blaxelagents: {kube.writes('blaxelagents')} "
-        f"(status: {kube.writes('blaxelagents', subresource='status')})"
-    )
+        print(f"  {label(*key):<24} {ready:>11} {update:>8} {gone:>10}  {text}")
+    came = [label(*r) for r in sorted(resources, key=lambda r: marks[r].get("ready", float("inf")))]
+    went = [label(*r) for r in sorted(resources, key=lambda r: marks[r].get("deleted", float("inf")))]
+    print(f"  came up in this order: {', '.join(came)}")
+    print(f"  went away in this order: {', '.join(went)}")
+    writes = sum(kube.writes(kind.plural) for kind in KINDS)
+    status = sum(kube.writes(kind.plural, subresource="status") for kind in KINDS)
+    print(f"  Kubernetes writes to the resources: {writes} (status: {status})")
 
 
 def main(argv: list[str] | None = None) -> int:

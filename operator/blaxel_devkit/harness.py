@@ -1,6 +1,7 @@
 """Drive the real operator process against local servers: used by the e2e tests, `make demo` and bench.
 
-`KubeClient` is a tiny async client for BlaxelAgents, Secrets and Events (test side only);
+`KubeClient` is a tiny async client for the custom resources of every kind (by plural), Secrets and
+Events (test side only);
 `OperatorProcess` runs `blaxel-operator run` as a subprocess with its logs captured to a file.
 """
 
@@ -20,7 +21,12 @@ from typing import Any, TypeVar
 
 import httpx
 
+from blaxel_operator.kinds.registry import KINDS
+
 GROUP, VERSION, PLURAL = "blaxel.ai", "v1alpha1", "blaxelagents"
+# plural -> Kubernetes kind, for every kind the operator manages
+KIND_OF_PLURAL = {kind.plural: kind.kind for kind in KINDS}
+PLURAL_OF_KIND = {kind.kind: kind.plural for kind in KINDS}
 T = TypeVar("T")
 
 
@@ -87,42 +93,79 @@ class KubeClient:
     async def close(self) -> None:
         await self.http.aclose()
 
-    def _agents(self, namespace: str, name: str | None = None) -> str:
-        path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
+    # ---- any kind, by plural (blaxelagents, blaxelfunctions, ...) --------------------------------------
+
+    @staticmethod
+    def path(plural: str, namespace: str | None = None, name: str | None = None) -> str:
+        path = f"/apis/{GROUP}/{VERSION}"
+        path += f"/namespaces/{namespace}/{plural}" if namespace else f"/{plural}"
         return f"{path}/{name}" if name else path
 
-    async def create_agent(
-        self, namespace: str, name: str, spec: Mapping[str, Any], **meta: Any
+    async def create(
+        self, plural: str, namespace: str, name: str, spec: Mapping[str, Any], **meta: Any
     ) -> dict[str, Any]:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "BlaxelAgent",
+            "kind": KIND_OF_PLURAL[plural],
             "metadata": {"name": name, "namespace": namespace, **meta},
             "spec": dict(spec),
         }
-        return await self._ok(await self.http.post(self._agents(namespace), json=body))
+        return await self._ok(await self.http.post(self.path(plural, namespace), json=body))
 
-    async def get_agent(self, namespace: str, name: str) -> dict[str, Any] | None:
-        response = await self.http.get(self._agents(namespace, name))
+    async def create_from(self, doc: Mapping[str, Any], namespace: str = "default") -> dict[str, Any] | None:
+        """Create a manifest document: a resource of any kind, or a Secret (stringData); others are
+        skipped (None)."""
+        meta = dict(doc.get("metadata") or {})
+        ns = meta.pop("namespace", None) or namespace
+        name = meta.pop("name")
+        if doc.get("kind") == "Secret":
+            await self.apply_secret(ns, name, doc.get("stringData") or {})
+            return None
+        plural = PLURAL_OF_KIND.get(str(doc.get("kind")))
+        if plural is None:
+            return None
+        return await self.create(plural, ns, name, doc.get("spec") or {}, **meta)
+
+    async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        response = await self.http.get(self.path(plural, namespace, name))
         if response.status_code == 404:
             return None
         return await self._ok(response)
 
-    async def list_agents(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        path = self._agents(namespace) if namespace else f"/apis/{GROUP}/{VERSION}/{PLURAL}"
-        items: list[dict[str, Any]] = (await self._ok(await self.http.get(path))).get("items") or []
+    async def list_all(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        body = await self._ok(await self.http.get(self.path(plural, namespace)))
+        items: list[dict[str, Any]] = body.get("items") or []
         return items
 
-    async def patch_agent(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+    async def patch(self, plural: str, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/merge-patch+json"}
         return await self._ok(
-            await self.http.patch(self._agents(namespace, name), json=patch, headers=headers)
+            await self.http.patch(self.path(plural, namespace, name), json=patch, headers=headers)
         )
 
-    async def delete_agent(self, namespace: str, name: str) -> None:
-        response = await self.http.delete(self._agents(namespace, name))
+    async def delete(self, plural: str, namespace: str, name: str) -> None:
+        response = await self.http.delete(self.path(plural, namespace, name))
         if response.status_code != 404:
             await self._ok(response)
+
+    # ---- BlaxelAgents (the first kind; these keep their names) ---------------------------------------
+
+    async def create_agent(
+        self, namespace: str, name: str, spec: Mapping[str, Any], **meta: Any
+    ) -> dict[str, Any]:
+        return await self.create(PLURAL, namespace, name, spec, **meta)
+
+    async def get_agent(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.get(PLURAL, namespace, name)
+
+    async def list_agents(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return await self.list_all(PLURAL, namespace)
+
+    async def patch_agent(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.patch(PLURAL, namespace, name, patch)
+
+    async def delete_agent(self, namespace: str, name: str) -> None:
+        await self.delete(PLURAL, namespace, name)
 
     async def apply_secret(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}

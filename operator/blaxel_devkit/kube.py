@@ -18,6 +18,9 @@ Kopf operators and `kubectl` (1.36) work against it. What it does like the apise
   namespace with selectors (objects leaving a selector are DELETED), from a resourceVersion with a replay from
   a bounded history (too old: an ERROR event with a 410 Expired Status), `sendInitialEvents`, periodic
   BOOKMARKs, `timeoutSeconds`;
+* opt-in bearer-token authentication (`token_check=TokenCheck(ttl=...)`, see kube_auth): tokens issued by
+  an exec credential plugin expire after a few seconds, then 401 with the apiserver's `Status` body; opt-in
+  TLS (`tls=True`: a self-signed certificate, its CA in the kubeconfig), as kubectl sends tokens only over TLS;
 * discovery (`/api`, `/apis`, group/versions) for built-ins, CRDs loaded from directories or created
   through the API (served immediately), Kopf's peering CRDs; OpenAPI v3 for kubectl; Tables with the CRD's
   printer columns (`kubectl get`), `PartialObjectMetadata`;
@@ -56,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import bisect
 import collections
 import concurrent.futures
@@ -63,7 +67,9 @@ import functools
 import json
 import logging
 import signal
+import ssl
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -75,6 +81,7 @@ import yaml
 from aiohttp import web
 
 from blaxel_devkit import kube_proto
+from blaxel_devkit.kube_auth import TokenCheck, self_signed_certificate
 from blaxel_devkit.kube_query import partial_metadata, table
 from blaxel_devkit.kube_resources import (
     DEFAULT_BUILTINS,
@@ -135,6 +142,7 @@ PATCH_TYPES = {
 JSON_TYPES = ("application/json", "", "text/plain", "application/octet-stream")
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "application/apply-patch+yaml")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+UNAUTHORIZED = KubeApiError(401, "Unauthorized", "Unauthorized")  # the apiserver's answer, word for word
 
 
 def _dumps(data: Any) -> bytes:
@@ -169,6 +177,8 @@ class KubeEmulator:
         watch_queue_limit: int = 100_000,
         strategic_merge_on_custom_resources: bool = False,
         request_log_size: int = 10_000,
+        token_check: TokenCheck | None = None,
+        tls: bool = False,
     ) -> None:
         self.state = KubeState(
             builtins=tuple(builtins),
@@ -179,6 +189,10 @@ class KubeEmulator:
         )
         self.state.strategic_merge_on_custom_resources = strategic_merge_on_custom_resources
         self.bookmark_interval = bookmark_interval
+        self.token_check = token_check  # None: every request is allowed
+        self.tls = tls
+        self.ca_data: bytes | None = None  # the PEM certificate clients trust, with tls=True
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
         # (HTTP method, plural, subresource or None) -> number of write requests received
         self.write_counts: collections.Counter[tuple[str, str, str | None]] = collections.Counter()
         # (plural, namespace or None, name) -> number of write requests received for that object
@@ -217,13 +231,24 @@ class KubeEmulator:
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
         )
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=self._ssl_context())
         await site.start()
         address = runner.addresses[0]
         self._host, self._port = host, int(address[1])
         self._runner = runner
-        self._url = f"http://{host}:{self._port}"
+        self._url = f"{'https' if self.tls else 'http'}://{host}:{self._port}"
         return self._url
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        if self._tls_dir is None:
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="kube-emulator-tls-")
+        cert, key = self_signed_certificate(Path(self._tls_dir.name))
+        self.ca_data = cert.read_bytes()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        return context
 
     async def stop(self) -> None:
         if self._runner is None:
@@ -232,6 +257,9 @@ class KubeEmulator:
         await asyncio.sleep(0)
         runner, self._runner = self._runner, None
         await runner.cleanup()
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
+            self._tls_dir = None
 
     async def __aenter__(self) -> KubeEmulator:
         await self.start()
@@ -251,18 +279,27 @@ class KubeEmulator:
     def kubeconfig(
         self, namespace: str = "default", context: str = "kube-emulator", token: str = "kube-emulator"
     ) -> JSON:
-        """Any token is accepted; it names the writer in `object_writers`."""
+        """Any token is accepted (without a token check); it names the writer in `object_writers`."""
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {"token": token}}],
+            "clusters": [{"name": context, "cluster": self._kubeconfig_cluster()}],
+            "users": [{"name": context, "user": self._kubeconfig_user(token)}],
             "contexts": [
                 {"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}
             ],
             "current-context": context,
             "preferences": {},
         }
+
+    def _kubeconfig_cluster(self) -> JSON:
+        cluster: JSON = {"server": self.url}
+        if self.ca_data is not None:
+            cluster["certificate-authority-data"] = base64.b64encode(self.ca_data).decode()
+        return cluster
+
+    def _kubeconfig_user(self, token: str) -> JSON:
+        return self.token_check.exec_user() if self.token_check is not None else {"token": token}
 
     def write_kubeconfig(
         self,
@@ -406,9 +443,11 @@ class KubeEmulator:
 
     def counters(self) -> JSON:
         """The request and write counters as JSON (for `--counters-port` and benchmarks)."""
+        check = self.token_check
         return {
             "request_count": self.request_count,
             "resource_version": self.resource_version,
+            **({"auth": check.counters()} if check is not None else {}),
             "writes": [
                 {"method": m, "plural": p, "subresource": sub, "count": c}
                 for (m, p, sub), c in self.write_counts.items()
@@ -492,6 +531,8 @@ class KubeEmulator:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.request_count += 1
         self.request_log.append((request.method, request.raw_path))
+        if not self._authenticated(request):
+            return self._json(UNAUTHORIZED.status(), status=401)
         try:
             if self.intercept is not None:
                 answer = await self.intercept(request)
@@ -506,6 +547,11 @@ class KubeEmulator:
             logger.exception("kube emulator: internal error on %s %s", request.method, request.path_qs)
             error = KubeApiError(500, "InternalError", f"Internal error occurred: {exc!r}", {})
             return self._json(error.status(), status=500)
+
+    def _authenticated(self, request: web.Request) -> bool:
+        if self.token_check is None or request.path in ("/healthz", "/livez", "/readyz"):
+            return True
+        return self.token_check.allows(request.headers.get("Authorization"))
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
@@ -1090,6 +1136,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bookmark-interval", type=float, default=5.0, help="seconds between watch BOOKMARKs"
     )
     parser.add_argument("--history-size", type=int, default=10_000, help="watch events kept for replays")
+    parser.add_argument(
+        "--token-ttl",
+        type=float,
+        metavar="SECONDS",
+        help="check bearer tokens: the kubeconfig's exec plugin issues tokens that expire after SECONDS "
+        "(off by default: every request is allowed)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a self-signed certificate (kept in the kubeconfig)",
+    )
     parser.add_argument("--no-kopf-peering", action="store_true", help="do not install Kopf's peering CRDs")
     parser.add_argument(
         "--counters-port",
@@ -1109,6 +1167,8 @@ async def _serve(args: argparse.Namespace) -> None:
         bookmark_interval=args.bookmark_interval,
         history_size=args.history_size,
         kopf_peering=not args.no_kopf_peering,
+        token_check=TokenCheck(args.token_ttl) if args.token_ttl else None,
+        tls=args.tls,
     )
     url = await emulator.start(args.host, args.port)
     if args.kubeconfig:

@@ -32,6 +32,10 @@ from .config import (
 __all__ = ["CliError", "build_parser", "main"]
 
 
+# The one place defaults live: OperatorConfig's fields (flags and `OperatorConfig()` agree by construction).
+DEFAULTS = OperatorConfig()
+
+
 def _env_float(name: str, default: float) -> float:
     try:
         return float(os.environ.get(name, default))
@@ -55,20 +59,20 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--poll-interval",
         type=float,
-        default=_env_float("BLAXEL_OPERATOR_POLL_INTERVAL", 600),
+        default=_env_float("BLAXEL_OPERATOR_POLL_INTERVAL", DEFAULTS.poll_interval),
         metavar="SECONDS",
-        help="re-read settled agents this often, with jitter (default 600)",
+        help="observe settled objects this often, through list pages, with jitter (default %(default)s)",
     )
     p.add_argument(
         "--deploy-poll-interval",
         type=float,
-        default=5.0,
+        default=DEFAULTS.deploy_poll_interval,
         metavar="SECONDS",
-        help="re-read agents while Blaxel deploys them (default 5)",
+        help="re-read objects while Blaxel deploys them (default %(default)s)",
     )
     p.add_argument(
         "--cluster-id",
-        default=os.environ.get("BLAXEL_OPERATOR_CLUSTER_ID", "default"),
+        default=os.environ.get("BLAXEL_OPERATOR_CLUSTER_ID", DEFAULTS.cluster_id),
         help="identifies this cluster in the owner labels of remote agents "
         "(env BLAXEL_OPERATOR_CLUSTER_ID; default 'default')",
     )
@@ -87,47 +91,47 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-inflight",
         type=int,
-        default=DEFAULT_MAX_INFLIGHT,
+        default=DEFAULTS.max_inflight,
         metavar="N",
         help=f"most Blaxel calls in flight at once (default {DEFAULT_MAX_INFLIGHT})",
     )
     p.add_argument(
         "--rate-limit",
         type=float,
-        default=DEFAULT_RATE_LIMIT,
+        default=DEFAULTS.rate_limit,
         metavar="PER_SECOND",
         help=f"Blaxel calls per second, token bucket (default {DEFAULT_RATE_LIMIT:g}; 0 = unlimited)",
     )
     p.add_argument(
         "--rate-burst",
         type=int,
-        default=DEFAULT_RATE_BURST,
+        default=DEFAULTS.rate_burst,
         metavar="N",
         help=f"token bucket burst (default {DEFAULT_RATE_BURST})",
     )
     p.add_argument(
         "--request-timeout",
         type=float,
-        default=DEFAULT_REQUEST_TIMEOUT,
+        default=DEFAULTS.request_timeout,
         metavar="SECONDS",
         help=f"timeout of one Blaxel call (default {DEFAULT_REQUEST_TIMEOUT:g})",
     )
     p.add_argument(
         "--metrics-port",
         type=int,
-        default=8080,
+        default=DEFAULTS.metrics_port,
         metavar="PORT",
-        help="serve /metrics and /readyz on this port (default 8080; 0 disables)",
+        help="serve /metrics and /readyz on this port (default %(default)s; 0 disables)",
     )
     p.add_argument(
         "--health-port",
         type=int,
-        default=8081,
+        default=DEFAULTS.health_port,
         metavar="PORT",
-        help="serve Kopf's liveness probe /healthz on this port (default 8081; 0 disables)",
+        help="serve Kopf's liveness probe /healthz on this port (default %(default)s; 0 disables)",
     )
-    p.add_argument("--log-format", choices=["text", "json"], default="text")
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    p.add_argument("--log-format", choices=["text", "json"], default=DEFAULTS.log_format)
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=DEFAULTS.log_level)
     p.add_argument(
         "--peering",
         metavar="NAME",
@@ -136,7 +140,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--shard-index",
         type=int,
-        default=int(os.environ.get("BLAXEL_OPERATOR_SHARD_INDEX", "0")),
+        default=int(os.environ.get("BLAXEL_OPERATOR_SHARD_INDEX", DEFAULTS.shard_index)),
         metavar="I",
         help="with --shard-count: reconcile only the resources of shard I (a stable hash of namespace "
         "and name); env BLAXEL_OPERATOR_SHARD_INDEX",
@@ -144,7 +148,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--shard-count",
         type=int,
-        default=int(os.environ.get("BLAXEL_OPERATOR_SHARD_COUNT", "1")),
+        default=int(os.environ.get("BLAXEL_OPERATOR_SHARD_COUNT", DEFAULTS.shard_count)),
         metavar="N",
         help="split the resources among N operator processes (default 1: all); env BLAXEL_OPERATOR_SHARD_COUNT",
     )
@@ -331,7 +335,8 @@ def add_output_arguments(p: argparse.ArgumentParser, *, adopt_flag: bool) -> Non
         "-o",
         "--output",
         metavar="DIR",
-        help="write NAME.yaml per agent (and NAME.secret.yaml, its Secret skeleton, when needed) into DIR, "
+        help="write a file per resource (NAME.yaml for an agent, NAME.KIND.yaml for the other kinds, and "
+        "the same with .secret.yaml, its Secret skeleton, when needed) into DIR, "
         "each file atomically and only once everything succeeded; files already there are replaced, other files "
         "left alone (default: one multi-document stream on stdout)",
     )
@@ -344,25 +349,29 @@ def add_output_arguments(p: argparse.ArgumentParser, *, adopt_flag: bool) -> Non
     p.add_argument(
         "--deletion-policy",
         choices=["Delete", "Orphan"],
-        help="set spec.deletionPolicy (default: unset, i.e. Delete: deleting the resource deletes the agent)",
+        help="set spec.deletionPolicy (default: unset, i.e. Delete: deleting the resource deletes the object "
+        "on Blaxel)",
     )
     if adopt_flag:
         p.add_argument(
             "--no-adopt",
             action="store_true",
             help="leave out the blaxel.ai/adoption-policy: adopt annotation (the operator then refuses "
-            "agents that already exist)",
+            "objects that already exist)",
         )
 
 
 def add_tool_parsers(sub: Any) -> None:
     render = sub.add_parser(
         "render",
-        help="validate BlaxelAgent manifests and print their Blaxel API payloads (no network)",
-        description="Validate BlaxelAgent manifests against the CRD (the rules the apiserver applies: schema, "
+        help="validate manifests of every kind (BlaxelAgent, BlaxelFunction, ...) and print their Blaxel API "
+        "payloads (no network)",
+        description="Validate manifests of every kind the operator manages against their CRD (the rules the "
+        "apiserver applies: schema, "
         "CEL rules, and unknown fields refused as with kubectl's default --validate=strict) and print the "
         "Blaxel API payloads the operator would send. Secret values are not read: they show as "
-        "<secret NAME/KEY>. Secret, ConfigMap and Namespace documents are skipped. Exit code 2, with the "
+        "<secret NAME/KEY>; a reference (policyRefs, ...) shows as the referenced resource's name. Secret, "
+        "ConfigMap and Namespace documents are skipped. Exit code 2, with the "
         "file, document and field of every error on stderr, when a manifest is invalid.",
     )
     add_input_arguments(render, "manifests")
@@ -383,13 +392,14 @@ def add_tool_parsers(sub: Any) -> None:
 
     diff = sub.add_parser(
         "diff",
-        help="compare BlaxelAgent manifests with the live Blaxel agents (like kubectl diff)",
-        description="Validate the manifests like render, then print a unified diff between each live agent "
+        help="compare manifests of every kind with the live Blaxel objects (like kubectl diff)",
+        description="Validate the manifests like render, then print a unified diff between each live object "
         "(---) and its manifest (+++), normalised the way the operator compares them: only the fields the "
         "manifest sets, owner labels left out. Secret values are never printed or compared (Blaxel masks "
         "them, and Secrets are not read without a cluster): secret envs are compared by name and "
-        "secret: true only. spec.workspace is honoured; spec.credentialsRef is not read (the CLI's "
-        "credentials are used). Exit code 0: no differences; 1: differences, including agents that do not "
+        "secret: true only (an integration connection's secret values by key). spec.workspace is honoured; "
+        "spec.credentialsRef is not read (the CLI's credentials are used). Exit code 0: no differences; 1: "
+        "differences, including objects that do not "
         "exist; 2: invalid manifests or an API error.",
     )
     add_input_arguments(diff, "manifests")
@@ -398,43 +408,59 @@ def add_tool_parsers(sub: Any) -> None:
 
     importer = sub.add_parser(
         "import",
-        help="write a BlaxelAgent manifest for every agent of a Blaxel workspace",
-        description="Page through all agents of the workspace and write one BlaxelAgent per agent, which "
-        "the operator adopts without changing the agent: annotation blaxel.ai/adoption-policy: adopt, "
-        "spec.agentName and spec.workspace (the agent's own) set, the agent's spec copied (trigger ids kept). Secret env "
-        "values cannot be read (Blaxel masks them): each becomes a secretKeyRef to the Secret NAME-env "
-        "(key: the env name), and a skeleton of that Secret is written with its keys commented out (the "
-        "operator waits for them rather than sending empty values; once they are filled in, it updates "
-        "such an agent once). Fields the CRD cannot hold are reported as warnings; agents that cannot "
-        "become a valid BlaxelAgent, or that are being deleted, are skipped with a warning. A progress bar "
-        "on stderr when it is a terminal, a summary line at the end. Exit code 0: all imported; 1: some "
-        "skipped; 2: an error (nothing written).",
+        help="write a manifest for every object of a Blaxel workspace (agents, functions, models, jobs, "
+        "policies, volumes, integration connections; or --kind)",
+        description="Page through the objects of the workspace (every kind, or those of --kind) and write one "
+        "resource per object (BlaxelAgent per agent, BlaxelPolicy per policy...), which the operator adopts "
+        "without changing the object: annotation blaxel.ai/adoption-policy: adopt, the name field "
+        "(spec.agentName, spec.policyName...) and spec.workspace (the object's own) set, its spec copied "
+        "(trigger ids kept). Objects imported together that name each other (policies, integration "
+        "connections, persistent volumes) name each other by reference (policyRefs...). Secret values cannot "
+        "be read (Blaxel masks them): a secret env becomes a secretKeyRef to the Secret NAME-env (key: the env "
+        "name), an integration connection's secret value one to NAME-secret (key: the value's key), and a "
+        "skeleton of that Secret is written with its keys commented out (the operator waits for them rather "
+        "than sending empty values; once they are filled in, it updates such an object once). Fields the CRD "
+        "cannot hold are reported as warnings; objects that cannot become a valid resource, or that are being "
+        "deleted, are skipped with a warning. A progress bar on stderr when it is a terminal, a summary line "
+        "at the end. Exit code 0: all imported; 1: some skipped; 2: an error (nothing written).",
     )
     add_api_arguments(importer)
+    importer.add_argument(
+        "-k",
+        "--kind",
+        action="append",
+        metavar="KIND",
+        help="only objects of this kind (BlaxelAgent, Agent, agents... any case); repeatable "
+        "(default: every kind)",
+    )
     importer.add_argument(
         "-q",
         "--query",
         metavar="Q",
-        help="only agents whose name, display name or labels contain Q (the API's q filter)",
+        help="only objects whose name, display name or labels contain Q (the API's q filter)",
     )
     add_output_arguments(importer, adopt_flag=False)
     importer.set_defaults(func=cmd_import)
 
     convert = sub.add_parser(
         "convert",
-        help="turn Blaxel `bl apply` manifests (kind Agent) into BlaxelAgent manifests (no network)",
-        description="Convert `bl apply` manifests into BlaxelAgents that adopt the existing agents (annotation "
-        "blaxel.ai/adoption-policy: adopt unless --no-adopt; spec.agentName set). Input is read as `bl apply` "
+        help="turn Blaxel `bl apply` manifests (Agent, Function, Model, Job, Policy, Volume, "
+        "IntegrationConnection) into our manifests (no network)",
+        description="Convert `bl apply` manifests into resources (BlaxelAgent, BlaxelFunction, ...) that adopt the "
+        "existing objects (annotation blaxel.ai/adoption-policy: adopt unless --no-adopt; the name field, e.g. "
+        "spec.agentName, set); converted resources that name each other do so by reference (policyRefs, "
+        "integrationConnectionRefs, volumes[].volumeRef). Input is read as `bl apply` "
         "reads it: YAML or JSON (also the array of `bl get -o json`), several documents and kinds per file, "
         "matched on kind (apiVersion blaxel.ai/..., blaxel/..., beamlit.com/... or none). References are "
         "substituted across the whole file first: $VAR, ${VAR} and ${VAR:default} from the environment, the "
         ".env files (--env-file; default .env of the current directory) or the default, anywhere; one that "
         "nothing resolves is an error naming file, document and field (--keep-unresolved keeps it as written, "
         "as bl does). A secret (${secrets.X}, ${secrets.X:default}, $secrets.X) in an env value becomes a "
-        "secretKeyRef to the Secret NAME-env (key = the env's name) plus a skeleton of that Secret; elsewhere "
-        "it is substituted like bl does, with a warning. Fields at the wrong level (e.g. volumes under "
-        "spec.runtime) are moved, with a warning. Other kinds (Function, Model, Job, Sandbox, Policy, "
-        "Volume, ...) are reported as not yet supported and skipped; fields the CRD cannot hold are reported. "
+        "secretKeyRef to the Secret NAME-env (key = the env's name) plus a skeleton of that Secret; an "
+        "integration connection's secret values, whatever they are, come from the Secret NAME-secret; elsewhere "
+        "a secret is substituted like bl does, with a warning. Fields at the wrong level (e.g. volumes under "
+        "spec.runtime) are moved, with a warning. Other kinds (Sandbox, ...) are reported as not supported and "
+        "skipped; fields the CRD cannot hold are reported. "
         "Exit code 0 on success (warnings allowed); 2 on malformed input, with nothing written.",
     )
     add_input_arguments(convert, "bl apply manifests")

@@ -598,84 +598,10 @@ def _map_key(item: Any, keys: list[str]) -> tuple[Any, ...] | None:
     return tuple(json.dumps(item.get(k), sort_keys=True) for k in keys)
 
 
-class Validator:
-    """Validates one object against a structural schema, with CEL rules and ratcheting."""
+class ValueChecks:
+    """The checks of one value against its own schema node (type, formats, bounds, enums, list rules)."""
 
-    def __init__(self, *, update: bool) -> None:
-        self.update = update
-        self.errors: list[FieldError] = []
-        self.cel_errors: list[FieldError] = []
-
-    # -- entry points
-
-    def validate_root(self, obj: dict[str, Any], old: dict[str, Any] | None, schema: dict[str, Any]) -> None:
-        self._node(obj, old if old is not None else _ABSENT, schema, "", root=True, ratchet=False)
-
-    # -- the walk
-
-    def _node(
-        self, value: Any, old: Any, schema: dict[str, Any], path: str, *, root: bool, ratchet: bool
-    ) -> None:
-        unchanged = self.update and old is not _ABSENT and old == value
-        skip = ratchet or unchanged  # validation ratcheting: an unchanged value keeps its errors to itself
-        if value is None and schema.get("nullable"):
-            return
-        if not skip:
-            if not self._check_scalar(value, schema, path):
-                return  # a wrong type: nested checks and CEL rules would only add noise
-        elif not _type_ok(value, schema):
-            return
-        self._children(value, old, schema, path, root=root, ratchet=skip)
-        self._cel(value, old, schema, path, root=root, ratchet=skip)
-
-    def _children(
-        self, value: Any, old: Any, schema: dict[str, Any], path: str, *, root: bool, ratchet: bool
-    ) -> None:
-        if isinstance(value, dict):
-            props = _props(schema)
-            extra = _additional(schema)
-            old_map = old if isinstance(old, dict) else None
-            if not ratchet:
-                for key in schema.get("required") or []:
-                    if key not in value:
-                        self.errors.append(FieldError(REQUIRED, join_path(path, key)))
-            for key, sub in value.items():
-                if (root or schema.get("x-kubernetes-embedded-resource")) and key in (
-                    "metadata",
-                    "apiVersion",
-                    "kind",
-                ):
-                    continue
-                prop = props.get(key)
-                if prop is None:
-                    prop = extra
-                if not isinstance(prop, dict):
-                    continue
-                old_sub = old_map.get(key, _ABSENT) if old_map is not None else _ABSENT
-                self._node(sub, old_sub, prop, join_path(path, key), root=False, ratchet=ratchet)
-        elif isinstance(value, list):
-            items = schema.get("items")
-            if not isinstance(items, dict):
-                return
-            keys = _list_keys(schema)
-            old_items: dict[Any, Any] = {}
-            if isinstance(old, list):
-                if keys is not None:
-                    for item in old:
-                        mk = _map_key(item, keys)
-                        if mk is not None:
-                            old_items[mk] = item
-                elif schema.get("x-kubernetes-list-type") == "set":
-                    for item in old:
-                        old_items[json.dumps(item, sort_keys=True)] = item
-            for i, item in enumerate(value):
-                old_item: Any = _ABSENT
-                if keys is not None:
-                    mk = _map_key(item, keys)
-                    old_item = old_items.get(mk, _ABSENT) if mk is not None else _ABSENT
-                elif schema.get("x-kubernetes-list-type") == "set":
-                    old_item = old_items.get(json.dumps(item, sort_keys=True), _ABSENT)
-                self._node(item, old_item, items, index_path(path, i), root=False, ratchet=ratchet)
+    errors: list[FieldError]
 
     def _check_scalar(self, value: Any, schema: dict[str, Any], path: str) -> bool:
         fld = field_name(path)
@@ -842,6 +768,86 @@ class Validator:
                 if key in seen_set:
                     errors.append(FieldError(DUPLICATE, f"{fld}[{i}]", item))
                 seen_set.add(key)
+
+
+class Validator(ValueChecks):
+    """Validates one object against a structural schema, with CEL rules and ratcheting."""
+
+    def __init__(self, *, update: bool) -> None:
+        self.update = update
+        self.errors: list[FieldError] = []
+        self.cel_errors: list[FieldError] = []
+
+    # -- entry points
+
+    def validate_root(self, obj: dict[str, Any], old: dict[str, Any] | None, schema: dict[str, Any]) -> None:
+        self._node(obj, old if old is not None else _ABSENT, schema, "", root=True, ratchet=False)
+
+    # -- the walk
+
+    def _node(
+        self, value: Any, old: Any, schema: dict[str, Any], path: str, *, root: bool, ratchet: bool
+    ) -> None:
+        unchanged = self.update and old is not _ABSENT and old == value
+        skip = ratchet or unchanged  # validation ratcheting: an unchanged value keeps its errors to itself
+        if value is None and schema.get("nullable"):
+            return
+        if not skip:
+            if not self._check_scalar(value, schema, path):
+                return  # a wrong type: nested checks and CEL rules would only add noise
+        elif not _type_ok(value, schema):
+            return
+        self._children(value, old, schema, path, root=root, ratchet=skip)
+        self._cel(value, old, schema, path, root=root, ratchet=skip)
+
+    def _children(
+        self, value: Any, old: Any, schema: dict[str, Any], path: str, *, root: bool, ratchet: bool
+    ) -> None:
+        if isinstance(value, dict):
+            props = _props(schema)
+            extra = _additional(schema)
+            old_map = old if isinstance(old, dict) else None
+            if not ratchet:
+                for key in schema.get("required") or []:
+                    if key not in value:
+                        self.errors.append(FieldError(REQUIRED, join_path(path, key)))
+            for key, sub in value.items():
+                if (root or schema.get("x-kubernetes-embedded-resource")) and key in (
+                    "metadata",
+                    "apiVersion",
+                    "kind",
+                ):
+                    continue
+                prop = props.get(key)
+                if prop is None:
+                    prop = extra
+                if not isinstance(prop, dict):
+                    continue
+                old_sub = old_map.get(key, _ABSENT) if old_map is not None else _ABSENT
+                self._node(sub, old_sub, prop, join_path(path, key), root=False, ratchet=ratchet)
+        elif isinstance(value, list):
+            items = schema.get("items")
+            if not isinstance(items, dict):
+                return
+            keys = _list_keys(schema)
+            old_items: dict[Any, Any] = {}
+            if isinstance(old, list):
+                if keys is not None:
+                    for item in old:
+                        mk = _map_key(item, keys)
+                        if mk is not None:
+                            old_items[mk] = item
+                elif schema.get("x-kubernetes-list-type") == "set":
+                    for item in old:
+                        old_items[json.dumps(item, sort_keys=True)] = item
+            for i, item in enumerate(value):
+                old_item: Any = _ABSENT
+                if keys is not None:
+                    mk = _map_key(item, keys)
+                    old_item = old_items.get(mk, _ABSENT) if mk is not None else _ABSENT
+                elif schema.get("x-kubernetes-list-type") == "set":
+                    old_item = old_items.get(json.dumps(item, sort_keys=True), _ABSENT)
+                self._node(item, old_item, items, index_path(path, i), root=False, ratchet=ratchet)
 
     def _cel(
         self, value: Any, old: Any, schema: dict[str, Any], path: str, *, root: bool, ratchet: bool

@@ -1,6 +1,10 @@
 """Kopf wiring, kept thin: every watch event of every kind feeds the runtime (which schedules
 reconciles on its own work queue), deletion goes through Kopf's finalizer handler.
 
+References between kinds are recorded by a Kopf index handler on every object of every kind and shard:
+Kopf runs no other handler until every kind has been listed and indexed, so a restarted operator never
+resolves a reference, or deletes a resource still in use, on a partial view.
+
 No create/update handlers and no per-object daemons: Kopf only watches and holds the finalizer; the
 runtime's queue decides when each object is reconciled. Kopf's diff-base is switched off (see
 NoDiffBaseStorage).
@@ -18,13 +22,13 @@ import kopf
 
 from .config import OperatorConfig
 from .kinds.base import Kind
-from .kubeapi import KubeApi
 from .logs import REDACTOR
 from .runtime.manager import Runtime, shard_of
 
 log = logging.getLogger(__name__)
 
 WATCH_HANDLER = "watch"
+INDEX_HANDLER = "references"
 IN_HANDLER_WAIT = 60.0  # seconds a deletion handler waits in place before handing back to Kopf
 
 
@@ -48,11 +52,17 @@ class NoDiffBaseStorage(kopf.DiffBaseStorage):
         return None
 
 
+LOGIN_BACKOFF = 5.0  # seconds before a failed login is retried (Kopf's default is 60)
+
+
 class QuietWatchFilter(logging.Filter):
-    """Kopf logs every event handler run at INFO; the watch handler runs on every event: drop those."""
+    """Kopf logs every handler run at INFO; the watch and index handlers run on every event: drop those."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno <= logging.INFO and f"'{WATCH_HANDLER}'" in str(record.msg))
+        if record.levelno > logging.INFO:
+            return True
+        message = str(record.msg)
+        return f"'{WATCH_HANDLER}'" not in message and f"'{INDEX_HANDLER}'" not in message
 
 
 def configure_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
@@ -91,12 +101,10 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: lis
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_settings(settings, config)
 
-    @kopf.on.login(registry=registry)
-    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
-        if info is not None:
-            runtime.set_kube(KubeApi(info))
-        return info
+    @kopf.on.login(registry=registry, backoff=LOGIN_BACKOFF)
+    async def login(**_: Any) -> kopf.ConnectionInfo:
+        # through the official kubernetes client: every kubeconfig kubectl accepts (exec plugins...)
+        return await runtime.kube_login.fresh()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
@@ -116,10 +124,17 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: lis
 def register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind, in_shard: Any) -> None:
     resource = (kind.group, kind.version, kind.plural)
 
-    @kopf.on.event(*resource, registry=registry, id=WATCH_HANDLER, when=in_shard)
+    @kopf.index(*resource, registry=registry, id=INDEX_HANDLER)
+    async def references(body: kopf.Body, **_: Any) -> None:
+        runtime.observe(kind, body)  # every shard's objects: references cross shards
+
+    @kopf.on.event(*resource, registry=registry, id=WATCH_HANDLER)
     async def watch(body: kopf.Body, type: str | None, **_: Any) -> None:
         runtime.start()  # from a handler: its tasks inherit Kopf's context (Event posting needs it)
-        runtime.seen(kind, type, body)
+        if in_shard(body):
+            runtime.seen(kind, type, body)
+        elif type == "DELETED":
+            runtime.forget(kind, body)  # another shard's object: only what the index knows of it
 
     @kopf.on.delete(*resource, registry=registry, id="delete", when=in_shard)
     async def delete(body: kopf.Body, logger: Any, **_: Any) -> None:

@@ -1,5 +1,5 @@
 """The thin edge toward Kubernetes for what Kopf does not do for us: reading Secrets by name and
-patching status from the per-object poll. Uses the same credentials Kopf logged in with.
+patching status. Uses the login Kopf uses (kubelogin.KubeLogin): a 401 gets fresh credentials and one retry.
 
 Every name that goes into a URL is checked as what it is (`kubenames`) and escaped whole, and the URL is
 handed to aiohttp as already encoded, so that nothing in it is re-normalised (a `..` segment resolved)
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import ssl
-import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +21,7 @@ import kopf
 from yarl import URL
 
 from . import kubenames
+from .kubelogin import KubeLogin
 
 
 class KubeError(Exception):
@@ -94,58 +95,18 @@ def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any
     return patch
 
 
-def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
-    if not info.server.startswith("https"):
-        return False
-    if info.insecure:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    elif info.ca_data:
-        data = info.ca_data
-        text = data.decode() if isinstance(data, bytes) else data
-        if "BEGIN CERTIFICATE" not in text:
-            text = base64.b64decode(text).decode()
-        ctx = ssl.create_default_context(cadata=text)
-    elif info.ca_path:
-        ctx = ssl.create_default_context(cafile=str(info.ca_path))
-    else:
-        ctx = ssl.create_default_context()
-    cert, key = info.certificate_path, info.private_key_path
-    with tempfile.TemporaryDirectory() as tmp:
-        if info.certificate_data and info.private_key_data:
-            cert, key = f"{tmp}/tls.crt", f"{tmp}/tls.key"
-            for path, data in ((cert, info.certificate_data), (key, info.private_key_data)):
-                raw = data.encode() if isinstance(data, str) else data
-                if b"BEGIN" not in raw:
-                    raw = base64.b64decode(raw)
-                with open(path, "wb") as fh:
-                    fh.write(raw)
-        if cert and key:
-            ctx.load_cert_chain(str(cert), str(key))
-    return ctx
-
-
 class KubeApi:
-    """A small aiohttp client over Kopf's ConnectionInfo."""
+    """A small aiohttp client on the shared login's credentials. A 401 (expired or revoked credentials)
+    gets credentials other than the rejected ones (a new login unless Kopf already made one) and one retry."""
 
-    def __init__(self, info: kopf.ConnectionInfo) -> None:
-        self.server = str(URL(info.server)).rstrip("/")  # encoded form, as api_url expects
-        headers = {"Accept": "application/json", "User-Agent": "blaxel-operator"}
-        auth: aiohttp.BasicAuth | None = None
-        if info.token:
-            headers["Authorization"] = f"{info.scheme or 'Bearer'} {info.token}"
-        elif info.username and info.password:
-            auth = aiohttp.BasicAuth(info.username, info.password)
-        self.session = aiohttp.ClientSession(
-            headers=headers,
-            auth=auth,
-            connector=aiohttp.TCPConnector(ssl=_ssl_context(info), limit=20),
-            timeout=aiohttp.ClientTimeout(total=30),
-        )
+    def __init__(self, login: KubeLogin) -> None:
+        self.login = login
+        self._session: aiohttp.ClientSession | None = None
+        self._tls: tuple[tuple[Any, ...], ssl.SSLContext] | None = None
 
     async def close(self) -> None:
-        await self.session.close()
+        if self._session is not None:
+            await self._session.close()
 
     async def get_secret(self, namespace: str, name: str) -> SecretData | None:
         """The Secret's data (decoded per key, see SecretData), or None when it does not exist.
@@ -153,22 +114,21 @@ class KubeApi:
         InvalidName (before any request) when the namespace or the name is not a valid one."""
         kubenames.namespace(namespace)
         kubenames.secret_name(name)
-        url = api_url(self.server, "api", "v1", "namespaces", namespace, "secrets", name)
-        async with self.session.get(url) as response:
-            if response.status == 404:
-                return None
-            if response.status >= 400:
-                raise KubeError(response.status, f"reading Secret {namespace}/{name} failed")
-            body = await response.json()
+        status, body = await self._request("GET", ("api", "v1", "namespaces", namespace, "secrets", name))
+        if status == 404:
+            return None
+        if status >= 400:
+            raise KubeError(status, f"reading Secret {namespace}/{name} failed")
+        secret = json.loads(body)
         raw: dict[str, bytes] = {}
-        for key, value in (body.get("data") or {}).items():
+        for key, value in (secret.get("data") or {}).items():
             try:
                 raw[key] = base64.b64decode(str(value), validate=True)
             except (binascii.Error, ValueError):
                 raise KubeError(
                     500, f"the API answered Secret {namespace}/{name} with key {key!r} not in base64"
                 ) from None
-        for key, value in (body.get("stringData") or {}).items():
+        for key, value in (secret.get("stringData") or {}).items():
             raw[key] = str(value).encode("utf-8")
         return SecretData(namespace, name, raw)
 
@@ -191,19 +151,19 @@ class KubeApi:
         kubenames.label(plural, "resource plural")
         kubenames.namespace(namespace)
         kubenames.object_name(name)
-        url = api_url(self.server, "apis", group, version, "namespaces", namespace, plural, name)
+        segments = ("apis", group, version, "namespaces", namespace, plural, name)
         patch = [
             {"op": "test", "path": "/metadata/finalizers", "value": current},
             {"op": "replace", "path": "/metadata/finalizers", "value": finalizers},
         ]
         headers = {"Content-Type": "application/json-patch+json"}
-        async with self.session.patch(url, json=patch, headers=headers) as response:
-            if response.status in (404, 409, 422):
-                return False
-            if response.status >= 400:
-                text = (await response.text())[:300]
-                raise KubeError(response.status, f"patching finalizers of {namespace}/{name} failed: {text}")
-            return True
+        status, body = await self._request("PATCH", segments, json=patch, headers=headers)
+        if status in (404, 409, 422):
+            return False
+        if status >= 400:
+            text = body[:300].decode(errors="replace")
+            raise KubeError(status, f"patching finalizers of {namespace}/{name} failed: {text}")
+        return True
 
     async def patch_status(
         self, group: str, version: str, plural: str, namespace: str, name: str, patch: Mapping[str, Any]
@@ -216,13 +176,62 @@ class KubeApi:
         kubenames.label(plural, "resource plural")
         kubenames.namespace(namespace)
         kubenames.object_name(name)
-        url = api_url(self.server, "apis", group, version, "namespaces", namespace, plural, name, "status")
-        headers = {"Content-Type": "application/merge-patch+json"}
-        async with self.session.patch(url, json={"status": patch}, headers=headers) as response:
-            if response.status == 404:
-                return None
-            if response.status >= 400:
-                text = (await response.text())[:300]
-                raise KubeError(response.status, f"patching status of {namespace}/{name} failed: {text}")
-            result: dict[str, Any] = await response.json()
-            return result
+        segments = ("apis", group, version, "namespaces", namespace, plural, name, "status")
+        status, body = await self._request(
+            "PATCH",
+            segments,
+            json={"status": patch},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        if status == 404:
+            return None
+        if status >= 400:
+            text = body[:300].decode(errors="replace")
+            raise KubeError(status, f"patching status of {namespace}/{name} failed: {text}")
+        result: dict[str, Any] = json.loads(body)
+        return result
+
+    async def _request(
+        self,
+        method: str,
+        segments: tuple[str, ...],
+        *,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> tuple[int, bytes]:
+        rejected: kopf.ConnectionInfo | None = None
+        while True:
+            try:
+                info = await self.login.current(rejected)
+            except kopf.LoginError as exc:
+                raise KubeError(401, f"cannot log in to Kubernetes: {exc}") from exc
+            url = api_url(str(URL(info.server)).rstrip("/"), *segments)
+            async with self._client().request(
+                method,
+                url,
+                headers={**info.as_http_headers(), **(headers or {})},
+                ssl=self._ssl_context(info),
+                proxy=info.proxy_url,
+                **kwargs,
+            ) as response:
+                status, body = response.status, await response.read()
+            if status != 401 or rejected is not None:
+                return status, body
+            rejected = info
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:  # made on first use, inside the running loop
+            self._session = aiohttp.ClientSession(
+                headers={"Accept": "application/json", "User-Agent": "blaxel-operator"},
+                connector=aiohttp.TCPConnector(limit=20),
+                timeout=aiohttp.ClientTimeout(total=30),
+            )
+        return self._session
+
+    def _ssl_context(self, info: kopf.ConnectionInfo) -> ssl.SSLContext:
+        # kept across logins that only renew the token, so that pooled connections are reused
+        key: tuple[Any, ...] = (info.ca_path, info.ca_data, info.insecure, info.certificate_path)
+        key += (info.certificate_data, info.private_key_path, info.private_key_data)
+        if self._tls is None or self._tls[0] != key:
+            self._tls = (key, info.as_ssl_context())
+        return self._tls[1]

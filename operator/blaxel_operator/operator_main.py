@@ -19,7 +19,9 @@ async def run_operator(config: OperatorConfig) -> int:
     registry = kopf.OperatorRegistry()
     runtime = register(registry, config, list(KINDS))
     runner = await start_metrics_server(config.metrics_port) if config.metrics_port else None
-    keeper = asyncio.create_task(keep_readiness(runtime.api, config.default_credentials))
+    keeper = asyncio.create_task(
+        keep_readiness(runtime.api, config.default_credentials, KINDS[0].api_collection)
+    )
     try:
         await kopf.operator(
             registry=registry,

@@ -35,8 +35,11 @@ async def start_metrics_server(port: int, host: str = "0.0.0.0") -> web.AppRunne
     return runner
 
 
-async def keep_readiness(api: BlaxelApi, creds: Credentials | None, every: float = 300.0) -> None:
-    """Probe Blaxel cheaply when no reconcile has called it for a while (e.g. no resources yet)."""
+async def keep_readiness(
+    api: BlaxelApi, creds: Credentials | None, collection: str, every: float = 300.0
+) -> None:
+    """Probe Blaxel cheaply (one object of `collection`) when no reconcile has called it for a while
+    (e.g. no resources yet). It goes through the client like any call: same workspace resolution."""
     if creds is None:
         READINESS.mark()  # per-resource credentials only: nothing to probe with
         return
@@ -45,5 +48,5 @@ async def keep_readiness(api: BlaxelApi, creds: Credentials | None, every: float
         idle = last is None or time.monotonic() - last > every  # the clock Readiness uses
         if idle:
             with contextlib.suppress(BlaxelError):
-                await api.request("GET", "/agents", creds, params={"limit": 1})
+                await api.request("GET", f"/{collection}", creds, params={"limit": 1})
         await asyncio.sleep(every / 5 if READINESS.last_success is None else every)

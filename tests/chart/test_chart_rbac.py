@@ -1,9 +1,11 @@
 """RBAC rendered by the chart is exactly what the operator calls: no more, no wildcards.
 
-What the operator calls (Kopf 1.4x and blaxel_operator):
-- blaxelagents: list+watch (Kopf's watch stream: one cluster-wide, or one per namespace), patch
+What the operator calls (Kopf 1.4x and blaxel_operator), for every kind of the registry (blaxelagents,
+blaxelfunctions, ...):
+- <plural>: list+watch (Kopf's watch stream: one cluster-wide, or one per namespace), patch
   (finalizer, Kopf's progress/last-handled annotations: merge and JSON patches), get (reads by name).
-- blaxelagents/status: patch (status writes), get.
+  The finalizer is a patch of metadata.finalizers: no `<plural>/finalizers` subresource is called.
+- <plural>/status: patch (status writes), get.
 - events (core v1): create. kopf/_cogs/clients/events.py only POSTs; events are never patched.
 - secrets: get by name (spec.credentialsRef, runtime env valueFrom.secretKeyRef, --credentials-secret).
 - kopf.dev peering, only with --peering: a watch over the peering kind (list, watch) and keep-alive
@@ -22,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from blaxel_operator.kinds.registry import KINDS
+
 Manifest = dict[str, Any]
 Render = Callable[[dict[str, Any]], list[Manifest]]
 Rule = tuple[str, str, str, tuple[str, ...]]  # apiGroup, resource, verb, resourceNames
@@ -37,8 +41,8 @@ def rules(*specs: tuple[str, str, list[str]], names: tuple[str, ...] = ()) -> se
 
 
 AGENT_RULES = rules(
-    ("blaxel.ai", "blaxelagents", ["get", "list", "watch", "patch"]),
-    ("blaxel.ai", "blaxelagents/status", ["get", "patch"]),
+    *[("blaxel.ai", kind.plural, ["get", "list", "watch", "patch"]) for kind in KINDS],
+    *[("blaxel.ai", f"{kind.plural}/status", ["get", "patch"]) for kind in KINDS],
     ("", "events", ["create"]),
     ("", "secrets", ["get"]),
 )
@@ -165,3 +169,11 @@ def test_rbac_can_be_left_to_the_admin(render: Render) -> None:
     assert not [m for m in manifests if m["kind"] in ROLE_KINDS + BINDING_KINDS + ("ServiceAccount",)]
     (deployment,) = [m for m in manifests if m["kind"] == "Deployment"]
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "ops"
+
+
+@pytest.mark.parametrize("name", ["cluster-wide", "namespaced"])
+def test_rules_cover_exactly_the_kinds_of_the_registry(name: str, render: Render) -> None:
+    """A kind added to the registry and not to the chart (or the reverse) fails here."""
+    for role_rules in rbac(render(SCENARIOS[name][0])).values():
+        granted = {resource for group, resource, _, _ in role_rules if group == "blaxel.ai"}
+        assert granted == {k.plural for k in KINDS} | {f"{k.plural}/status" for k in KINDS}

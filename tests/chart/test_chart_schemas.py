@@ -98,7 +98,10 @@ def test_rendered_manifests_match_kubernetes_schemas(name: str, kube_version: st
 
 
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
-@pytest.mark.parametrize("path", ["crds/blaxel.ai_blaxelagents.yaml", "files/kopf-peering-crds.yaml"])
+@pytest.mark.parametrize(
+    "path",
+    [*(f"crds/{p.name}" for p in sorted((CHART / "crds").glob("*.yaml"))), "files/kopf-peering-crds.yaml"],
+)
 def test_shipped_crds_match_kubernetes_schemas(path: str, kube_version: str) -> None:
     with (CHART / path).open(encoding="utf-8") as f:
         docs = [d for d in yaml.safe_load_all(f) if d]

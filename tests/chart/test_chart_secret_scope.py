@@ -8,13 +8,15 @@ from typing import Any
 
 import pytest
 
+from blaxel_operator.kinds.registry import KINDS
+
 from .conftest import RenderError
 from .test_chart_rbac import FULLNAME, Render, Rule, check_bindings, no_wildcards, rbac, rules
 
 NAMES = ("agent-env", "team-creds")
 NOT_SECRETS = rules(
-    ("blaxel.ai", "blaxelagents", ["get", "list", "watch", "patch"]),
-    ("blaxel.ai", "blaxelagents/status", ["get", "patch"]),
+    *[(kind.group, kind.plural, ["get", "list", "watch", "patch"]) for kind in KINDS],
+    *[(kind.group, f"{kind.plural}/status", ["get", "patch"]) for kind in KINDS],
     ("", "events", ["create"]),
 )
 NAMED_SECRETS = NOT_SECRETS | rules(("", "secrets", ["get"]), names=NAMES)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from blaxel_devkit.harness import KubeClient, OperatorProcess, is_ready, wait_for
+from blaxel_devkit.harness import PLURAL, KubeClient, OperatorProcess, is_ready, wait_for
 from blaxel_devkit.kube import KubeEmulator
 from blaxel_operator.simulator import BlaxelSimulator, SimulatorConfig
 
@@ -105,10 +105,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 
 
 async def wait_ready(
-    k: KubeClient, namespace: str, name: str, generation: int | None = None, timeout: float = 20
+    k: KubeClient,
+    namespace: str,
+    name: str,
+    generation: int | None = None,
+    timeout: float = 20,
+    plural: str = PLURAL,
 ) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
-        obj = await k.get_agent(namespace, name)
+        obj = await k.get(plural, namespace, name)
         if is_ready(obj) and (generation is None or (obj or {})["metadata"]["generation"] == generation):
             return obj
         return None
@@ -117,10 +122,10 @@ async def wait_ready(
 
 
 async def wait_reason(
-    k: KubeClient, namespace: str, name: str, reason: str, timeout: float = 20
+    k: KubeClient, namespace: str, name: str, reason: str, timeout: float = 20, plural: str = PLURAL
 ) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
-        obj = await k.get_agent(namespace, name)
+        obj = await k.get(plural, namespace, name)
         for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
             if cond["type"] == "Ready" and cond["reason"] == reason:
                 return obj
@@ -129,9 +134,11 @@ async def wait_reason(
     return await wait_for(probe, timeout=timeout, what=f"{namespace}/{name} Ready reason {reason}")
 
 
-async def wait_gone(k: KubeClient, namespace: str, name: str, timeout: float = 20) -> None:
+async def wait_gone(
+    k: KubeClient, namespace: str, name: str, timeout: float = 20, plural: str = PLURAL
+) -> None:
     async def probe() -> bool:
-        return await k.get_agent(namespace, name) is None
+        return await k.get(plural, namespace, name) is None
 
     await wait_for(probe, timeout=timeout, what=f"{namespace}/{name} deleted")
 

@@ -1,4 +1,4 @@
-"""Shared by the GitOps health tests: the BlaxelAgent state table and a real Lua interpreter that runs
+"""Shared by the GitOps health tests: the state table (every kind) and a real Lua interpreter that runs
 the Argo CD health check the way Argo CD does."""
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def complete_object(partial: dict[str, Any]) -> dict[str, Any]:
     meta.setdefault("name", "my-agent")
     meta.setdefault("namespace", "default")
     meta.setdefault("generation", 1)
-    obj.setdefault("spec", {"runtime": {"image": "example/agent:1"}})
+    if obj["kind"] == "BlaxelAgent":
+        obj.setdefault("spec", {"runtime": {"image": "example/agent:1"}})
     for cond in (obj.get("status") or {}).get("conditions") or []:
         cond.setdefault("lastTransitionTime", "2025-01-01T00:00:00Z")
         cond.setdefault("observedGeneration", meta["generation"])

@@ -1,13 +1,15 @@
 """The Argo CD health check (operator/blaxel_operator/health/argocd.lua) run through a real Lua interpreter
-over the BlaxelAgent state table."""
+over the state table of every kind."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from blaxel_operator.health import argocd_health_lua
+from blaxel_operator.kinds.registry import KINDS
 
 from .gitops_states import ArgoHealth, load_states, state_id
 
@@ -53,3 +55,9 @@ def test_script_follows_argocd_conventions() -> None:
     # No string library in Argo CD's sandbox (method calls on strings or string.*).
     assert "string." not in script
     assert ":" not in "".join(line.split("--", 1)[0] for line in script.splitlines())
+
+
+def test_the_script_names_every_kind_as_the_operator_does() -> None:
+    """Its table of nouns (for messages) is the registry's: a new kind must be added there too."""
+    nouns = dict(re.findall(r'^  (Blaxel\w+) = "([^"]+)",$', argocd_health_lua(), re.M))
+    assert nouns == {k.kind: k.noun for k in KINDS}

@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from blaxel_operator.health import ARGOCD_HEALTH_KEY, argocd_health_lua
+from blaxel_operator.health import ARGOCD_HEALTH_KEY, ARGOCD_HEALTH_KEYS, argocd_health_lua
+from blaxel_operator.kinds.registry import KINDS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "gitops"
 
@@ -26,7 +27,9 @@ def test_argocd_cm_snippet_embeds_the_shipped_script() -> None:
         "labels": {"app.kubernetes.io/name": "argocd-cm", "app.kubernetes.io/part-of": "argocd"},
     }
     assert ARGOCD_HEALTH_KEY == "resource.customizations.health.blaxel.ai_BlaxelAgent"
-    assert cm["data"] == {ARGOCD_HEALTH_KEY: argocd_health_lua()}
+    expected = {f"resource.customizations.health.{k.group}_{k.kind}" for k in KINDS}
+    assert set(ARGOCD_HEALTH_KEYS) == expected  # one key per kind of the registry
+    assert cm["data"] == dict.fromkeys(ARGOCD_HEALTH_KEYS, argocd_health_lua())
 
 
 def test_flux_kustomization_waits_for_agents() -> None:

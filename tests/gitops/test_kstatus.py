@@ -25,10 +25,13 @@ import jsonschema
 import pytest
 import yaml
 
+from blaxel_operator.crdgen import file_name
+from blaxel_operator.kinds.registry import KINDS
+
 from .gitops_states import ArgoHealth, complete_object, load_states, state_id
 
 REPO = Path(__file__).resolve().parents[2]
-CRD_FILE = REPO / "crds" / "blaxel.ai_blaxelagents.yaml"
+CRD_FILES = {kind.kind: REPO / "crds" / file_name(kind) for kind in KINDS}
 STATES = load_states()
 
 
@@ -76,6 +79,10 @@ def test_table_covers_every_kstatus_result() -> None:
     assert {s["kstatus"]["status"] for s in STATES} == {"Current", "InProgress", "Failed", "Terminating"}
 
 
+def test_table_covers_every_kind() -> None:
+    assert {s["object"]["kind"] for s in STATES} == {k.kind for k in KINDS}
+
+
 def test_kstatus_first_abnormal_condition_wins() -> None:
     """Faithful to kstatus's single loop: list order decides between Reconciling and Stalled."""
     both = [
@@ -95,8 +102,8 @@ def test_kstatus_first_abnormal_condition_wins() -> None:
 # ---- the CRD keeps every field the table and the operator write -----------------------------------------
 
 
-def _crd_schema() -> dict[str, Any]:
-    with CRD_FILE.open(encoding="utf-8") as f:
+def _crd_schema(kind: str = "BlaxelAgent") -> dict[str, Any]:
+    with CRD_FILES[kind].open(encoding="utf-8") as f:
         crd = yaml.safe_load(f)
     schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     return schema
@@ -132,7 +139,8 @@ def undeclared_fields(value: Any, schema: dict[str, Any], path: str = "") -> lis
 
 
 def assert_valid_agent(obj: dict[str, Any]) -> None:
-    schema = _crd_schema()
+    """Valid for the CRD of its kind (BlaxelAgent, BlaxelPolicy, ...), status included."""
+    schema = _crd_schema(obj.get("kind", "BlaxelAgent"))
     jsonschema.Draft7Validator(_strip_extensions(schema)).validate(obj)
     status_schema = schema["properties"]["status"]
     assert undeclared_fields(obj.get("status") or {}, status_schema, "status") == []
@@ -192,6 +200,7 @@ def _operator_status(scenario: str) -> tuple[dict[str, Any], dict[str, Any]]:
         "already-exists": Problem.ALREADY_EXISTS,
         "unauthorized": Problem.UNAUTHORIZED,
         "secret-not-found": Problem.SECRET_NOT_FOUND,
+        "reference-not-ready": Problem.REFERENCE_NOT_READY,
     }
     if scenario in problems:
         outcome = Outcome(generation=1, now=NOW, problem=problems[scenario], message=f"{scenario} happened")
@@ -219,6 +228,7 @@ REAL_SCENARIOS = [
     ("already-exists", "Degraded", "Failed"),
     ("unauthorized", "Degraded", "Failed"),
     ("secret-not-found", "Progressing", "InProgress"),
+    ("reference-not-ready", "Progressing", "InProgress"),
     ("paused", "Suspended", "Current"),
     ("spec-changed", "Progressing", "InProgress"),
 ]

@@ -1,5 +1,5 @@
-"""`convert` of sample `bl apply` manifests (tests/tools/data/bl): Agents converted (render-valid), other
-kinds reported and skipped, `${secrets.X}` references in env values turned into Secret refs with notes,
+"""`convert` of sample `bl apply` manifests (tests/tools/data/bl): Agents, Functions and Models converted
+(render-valid), other kinds (Sandbox) reported and skipped, `${secrets.X}` references in env values turned into Secret refs with notes,
 variables substituted from the environment, malformed input refused with exit code 2 and nothing written.
 (`bl`'s reading rules in detail: test_convert_bl.py.)"""
 
@@ -31,20 +31,23 @@ def test_converts_agents_of_a_directory_tree(tmp_path: Path, capsys: pytest.Capt
     assert result.code == 0, result.err
     assert result.out == ""
     assert sorted(p.name for p in out.iterdir()) == [
+        "gpt-4o.model.yaml",
         "nightly-reporter.yaml",
         "support-bot.secret.yaml",
         "support-bot.yaml",
         "triage.secret.yaml",
         "triage.yaml",
+        "web-search.function.yaml",
     ]
     err = result.err
-    for kind, name in (("Function", "web-search"), ("Model", "gpt-4o"), ("Sandbox", "dev-box")):
-        assert (
-            f"({kind} {name}): kind {kind} (known to `bl apply`) is not yet supported, only Agent; skipped"
-            in err
-        )
+    assert "(Sandbox dev-box): kind Sandbox (known to `bl apply`) is not supported (only Agent, " in err
     assert "(ConfigMap unrelated): v1/ConfigMap is not a Blaxel manifest; skipped" in err
-    assert "converted 3 Agents from 7 documents" in err.splitlines()[-1]
+    assert "converted 1 Model, 1 Function, 3 Agents from 7 documents" in err.splitlines()[-1]
+    function = yaml.safe_load((out / "web-search.function.yaml").read_text())
+    assert (function["kind"], function["spec"]) == (
+        "BlaxelFunction",
+        {"functionName": "web-search", "runtime": {"image": "acme/mcp-search:1"}},
+    )
 
     bot = yaml.safe_load((out / "support-bot.yaml").read_text())
     assert bot["metadata"] == {
@@ -93,7 +96,7 @@ def test_converts_agents_of_a_directory_tree(tmp_path: Path, capsys: pytest.Capt
     ]
     assert "timeout" not in triage["spec"]["runtime"]
     assert "(Agent triage): spec.runtime.timeout: not supported by the BlaxelAgent CRD; left out" in err
-    assert "(Agent triage): metadata.externalId: not supported by the BlaxelAgent CRD; left out" in err
+    assert triage["spec"]["externalId"] == "crm-42" and "externalId" not in err  # carried, not reported
     assert "createdAt" not in err  # read-only fields are expected in `bl get` output: not reported
 
     rendered = run_sync(capsys, "render", "-f", out)
@@ -110,7 +113,9 @@ def test_without_recursion_and_to_stdout(capsys: pytest.CaptureFixture[str]) -> 
     for a in agents:
         assert "annotations" not in a["metadata"] and "namespace" not in a["metadata"]
         assert a["spec"]["workspace"] == "acme" and a["spec"]["deletionPolicy"] == "Orphan"
-    assert [d["kind"] for d in result.docs()] == ["Secret", "BlaxelAgent", "BlaxelAgent"]
+    # referenced kinds first, then the agents, each after its Secret
+    kinds = ["BlaxelModel", "BlaxelFunction", "Secret", "BlaxelAgent", "BlaxelAgent"]
+    assert [d["kind"] for d in result.docs()] == kinds
 
 
 @pytest.mark.parametrize(
@@ -165,7 +170,9 @@ def test_duplicate_agents_are_an_error(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_nothing_to_convert_is_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path / "f.yaml", "apiVersion: blaxel.ai/v1alpha1\nkind: Function\nmetadata: {name: f}\n")
+    path = write(tmp_path / "f.yaml", "apiVersion: blaxel.ai/v1alpha1\nkind: Sandbox\nmetadata: {name: f}\n")
     result = run_sync(capsys, "convert", "-f", path)
     assert result.code == 0 and result.out == ""
-    assert "warning: no Blaxel Agent manifest found" in result.err
+    assert (
+        "warning: no manifest of a kind that converts (Agent, Function, IntegrationConnection," in result.err
+    )

@@ -371,16 +371,13 @@ def test_documents_that_are_skipped_may_hold_anything(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = (
-        "apiVersion: blaxel.ai/v1alpha1\nkind: IntegrationConnection\nmetadata: {name: c}\n"
-        "spec: {integration: openai, secret: {apiKey: '${secrets.BLX_KEY}'}, config: {x: $BLX_UNSET}}\n"
+        "apiVersion: blaxel.ai/v1alpha1\nkind: Sandbox\nmetadata: {name: c}\n"
+        "spec: {runtime: {image: '${secrets.BLX_KEY}'}, config: {x: $BLX_UNSET}}\n"
         "---\n" + agent_yaml("  enabled: true\n")
     )
     result = convert(capsys, tmp_path, text)
     assert [a["metadata"]["name"] for a in agents(result)] == ["bot"]
-    assert (
-        "(IntegrationConnection c): kind IntegrationConnection (known to `bl apply`) is not yet supported"
-        in (result.err)
-    )
+    assert "(Sandbox c): kind Sandbox (known to `bl apply`) is not supported" in result.err
 
 
 # ---- apiVersion, kind, JSON, several kinds ------------------------------------------------------------
@@ -471,22 +468,37 @@ def test_json_on_stdin(
     assert [a["metadata"]["name"] for a in agents(result)] == ["s"]
 
 
-def test_several_kinds_in_one_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_several_kinds_in_one_file_name_each_other_by_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (
         "kind: Volume\nmetadata: {name: data}\nspec: {size: 1024, region: eu-lon-1}\n---\n"
         "apiVersion: blaxel.ai/v1alpha1\nkind: Policy\nmetadata: {name: eu}\nspec: {type: location}\n---\n"
-        + agent_yaml("  region: eu-lon-1\n  policies: [eu]\n", name="a1", head="")
+        + agent_yaml(
+            "  region: eu-lon-1\n  policies: [eu, elsewhere]\n"
+            "  volumes: [{name: data, mountPath: /data}, {name: other, mountPath: /o}]\n",
+            name="a1",
+            head="",
+        )
         + "---\n"
         + agent_yaml("  enabled: false\n", name="a2", head="apiVersion: beamlit.com/v1alpha1\n")
     )
     result = convert(capsys, tmp_path, text)
     assert [a["metadata"]["name"] for a in agents(result)] == ["a1", "a2"]
-    assert (
-        "document 1 (Volume data): kind Volume (known to `bl apply`) is not yet supported, only Agent"
-        in result.err
-    )
-    assert "document 2 (Policy eu): kind Policy (known to `bl apply`) is not yet supported" in result.err
-    assert result.err.splitlines()[-1] == "converted 2 Agents from 4 documents; 2 documents skipped"
+    assert [d["kind"] for d in result.docs()] == [
+        "BlaxelPolicy",
+        "BlaxelVolume",
+        "BlaxelAgent",
+        "BlaxelAgent",
+    ]
+    a1 = agents(result)[0]["spec"]
+    assert a1["policies"] == ["elsewhere"] and a1["policyRefs"] == [{"name": "eu"}]
+    assert a1["volumes"] == [
+        {"volumeRef": {"name": "data"}, "mountPath": "/data"},
+        {"name": "other", "mountPath": "/o"},
+    ]
+    assert "(Agent a1): spec.policies: eu -> spec.policyRefs" in result.err
+    assert result.err.splitlines()[-1] == "converted 1 Policy, 1 Volume, 2 Agents from 4 documents"
 
 
 # ---- misplaced fields ---------------------------------------------------------------------------------
@@ -592,32 +604,54 @@ def test_a_template_project_folder(
     result = run_sync(capsys, "convert", "-f", ".blaxel", "-R", "-o", out, "--namespace", "research")
     assert result.code == 0, result.err
     assert sorted(p.name for p in out.iterdir()) == [
+        "eu-only.policy.yaml",
+        "gpt-4o-mini.model.yaml",
+        "nightly-digest.job.secret.yaml",
+        "nightly-digest.job.yaml",
+        "openai.integrationconnection.secret.yaml",
+        "openai.integrationconnection.yaml",
+        "research-data.volume.yaml",
         "researcher.secret.yaml",
         "researcher.yaml",
+        "search-connection.integrationconnection.secret.yaml",
+        "search-connection.integrationconnection.yaml",
+        "search.function.yaml",
         "summarizer.secret.yaml",
         "summarizer.yaml",
         "translator.yaml",
     ]
     err = result.err
-    for kind, name in (
-        ("IntegrationConnection", "search-connection"),
-        ("Function", "search"),
-        ("IntegrationConnection", "openai"),
-        ("Model", "gpt-4o-mini"),
-        ("Policy", "eu-only"),
-        ("Volume", "research-data"),
-        ("Job", "nightly-digest"),
-        ("Sandbox", "scratchpad"),
-    ):
-        assert (
-            f"({kind} {name}): kind {kind} (known to `bl apply`) is not yet supported, only Agent; skipped"
-            in err
-        )
+    assert "(Sandbox scratchpad): kind Sandbox (known to `bl apply`) is not supported" in err
     assert "note: read variables from .env" in err
     assert err.splitlines()[-1] == (
-        f"converted 3 Agents from 11 documents into {out}; 2 with values from a Secret: fill in their <name>-env "
-        "Secrets, 8 documents skipped"
+        f"converted 1 Policy, 1 Volume, 2 IntegrationConnections, 1 Model, 1 Function, 1 Job, 3 Agents from "
+        f"11 documents into {out}; 5 with values from a Secret: fill in their <name>-env, <name>-secret "
+        "Secrets, 1 document skipped"
     )
+    # an integration connection's secret values come from a Secret, whatever the manifest held
+    connection = yaml.safe_load((out / "search-connection.integrationconnection.yaml").read_text())
+    assert connection["spec"] == {
+        "connectionName": "search-connection",
+        "integration": "exa",
+        "secret": {
+            "apiKey": {"valueFrom": {"secretKeyRef": {"name": "search-connection-secret", "key": "apiKey"}}}
+        },
+    }
+    skeleton = (out / "search-connection.integrationconnection.secret.yaml").read_text()
+    assert yaml.safe_load(skeleton)["metadata"]["name"] == "search-connection-secret"
+    assert "#   apiKey: \"\"  # was '${secrets.SEARCH_API_KEY}'" in skeleton
+    # names of resources of the same folder become references
+    function = yaml.safe_load((out / "search.function.yaml").read_text())["spec"]
+    assert function["integrationConnectionRefs"] == [{"name": "search-connection"}]
+    assert "integrationConnections" not in function
+    assert "(Function search): spec.runtime.type: not supported by the BlaxelFunction CRD" in err
+    model = yaml.safe_load((out / "gpt-4o-mini.model.yaml").read_text())["spec"]
+    assert model["integrationConnectionRefs"] == [{"name": "openai"}]
+    job = yaml.safe_load((out / "nightly-digest.job.yaml").read_text())["spec"]
+    assert job["runtime"]["envs"][0]["valueFrom"]["secretKeyRef"] == {
+        "name": "nightly-digest-env",
+        "key": "OPENAI_API_KEY",
+    }
 
     researcher = yaml.safe_load((out / "researcher.yaml").read_text())
     spec = researcher["spec"]
@@ -632,6 +666,7 @@ def test_a_template_project_folder(
     assert spec["volumes"] == [
         {"name": "research-cache", "mountPath": "/cache", "type": "ephemeral", "sizeMb": 512}
     ]
+    assert spec["policyRefs"] == [{"name": "eu-only"}] and "policies" not in spec
     assert (
         "(Agent researcher): spec.runtime.volumes: misplaced: Blaxel reads volumes in spec, not in spec.runtime"
         in err
@@ -649,3 +684,24 @@ def test_a_template_project_folder(
     assert "never-written" not in written + err  # the .env's secret values
     rendered = run_sync(capsys, "render", "-f", out)
     assert rendered.code == 0, rendered.err
+
+
+def test_connection_secret_values_are_never_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "kind: IntegrationConnection\nmetadata: {name: c}\n"
+        "spec: {integration: openai, config: {org: acme}, secret: {apiKey: sk-literal-never-written, "
+        "token: '********'}}\n"
+    )
+    result = convert(capsys, tmp_path, text)
+    assert result.code == 0, result.err
+    assert "never-written" not in result.out + result.err
+    secret, connection = result.docs()
+    assert secret["kind"] == "Secret" and secret["metadata"]["name"] == "c-secret"
+    assert connection["spec"]["secret"] == {
+        key: {"valueFrom": {"secretKeyRef": {"name": "c-secret", "key": key}}} for key in ("apiKey", "token")
+    }
+    assert '#   apiKey: ""  # secret value apiKey (written in the manifest, not copied)' in result.out
+    assert '#   token: ""  # secret value token (masked in the input)' in result.out
+    assert "spec.secret.apiKey: the value in the manifest is not copied" in result.err

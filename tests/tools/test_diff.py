@@ -111,3 +111,59 @@ async def test_invalid_manifests_and_api_errors_exit_2(
     monkeypatch.delenv("BL_API_KEY")
     result = await run_cli("diff", "-f", good)
     assert result.code == 2 and "no Blaxel API key" in result.err
+
+
+OTHER_KINDS = """\
+apiVersion: blaxel.ai/v1alpha1
+kind: BlaxelVolume
+metadata: {name: data}
+spec: {region: us-pdx-1, size: 2048}
+---
+apiVersion: blaxel.ai/v1alpha1
+kind: BlaxelIntegrationConnection
+metadata: {name: openai}
+spec:
+  integration: openai
+  secret:
+    apiKey: {valueFrom: {secretKeyRef: {name: openai, key: api-key}}}
+---
+apiVersion: blaxel.ai/v1alpha1
+kind: BlaxelFunction
+metadata: {name: tools}
+spec:
+  integrationConnectionRefs: [{name: openai}]
+  runtime: {image: acme/tools:1}
+"""
+
+
+async def test_every_kind_is_compared_with_its_collection(
+    bl_env: BlaxelSimulator, run_cli: RunCli, tmp_path: Path
+) -> None:
+    sim = bl_env
+    sim.seed_object("volumes", {"metadata": {"name": "data"}, "spec": {"region": "us-pdx-1", "size": 2048}})
+    sim.seed_object(
+        "integrations/connections",
+        {
+            "metadata": {"name": "openai"},
+            "spec": {"integration": "openai", "secret": {"apiKey": SECRET_VALUE}},
+        },
+    )
+    sim.seed_object(
+        "functions",
+        {
+            "metadata": {"name": "tools"},
+            "spec": {"integrationConnections": ["openai"], "runtime": {"image": "acme/tools:1"}},
+        },
+    )
+    path = write(tmp_path / "stack.yaml", OTHER_KINDS)
+    result = await run_cli("diff", "-f", path)
+    assert (result.code, result.out) == (0, ""), result.out + result.err
+    assert "volume data exists and is not managed by blaxel-operator" in result.err
+    sim.edit_object("volumes", "data", {"spec": {"size": 4096}})
+    result = await run_cli("diff", "-f", path)
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[0] == "--- live/sandbox/volumes/data"
+    assert "-  size: 4096" in lines and "+  size: 2048" in lines
+    assert SECRET_VALUE not in result.out + result.err
+    assert sim.calls(writes_only=True) == []

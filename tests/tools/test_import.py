@@ -1,5 +1,6 @@
 """`import` against the simulator: paging over more than 200 agents, masked secrets, unsupported fields,
-skipped agents, errors (exit 2, nothing written), stdout stream, progress bar, and render-valid output."""
+skipped agents, errors (exit 2, nothing written), stdout stream, progress bar, and render-valid output;
+every kind at once (references between what is imported together) or `--kind`."""
 
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ async def test_imports_250_agents_over_two_pages_into_render_valid_files(
     result = await run_cli("import", "-o", out, "--namespace", "blaxel")
     assert result.code == 0, result.err
     assert result.out == ""
-    lists = sim.calls(method="GET")
+    lists = sim.calls(method="GET", collection="agents")
     assert [c.path for c in lists] == ["/v0/agents", "/v0/agents"]  # 200 + 50, cursor paging
     assert "cursor=" in lists[1].query
+    assert len(sim.calls(method="GET")) == 2 + 6  # every other kind listed once: none there
     assert sim.calls(writes_only=True) == []
     files = sorted(p.name for p in out.iterdir())
     assert files == sorted(f"agent-{i:03d}.yaml" for i in range(250))
@@ -77,6 +79,7 @@ async def test_secret_envs_become_secret_key_refs_and_a_skeleton_without_values(
     assert "data" not in secret and "stringData" not in secret  # keys commented out: nothing to send
     assert '#   OPENAI_API_KEY: ""' in result.out
     assert "updates the agent once" in result.out
+    assert "writes nothing if they match" in result.out  # where the key may read them (show_secrets)
     assert "1 with secret envs" in result.err
 
 
@@ -114,7 +117,7 @@ async def test_unsupported_fields_are_reported_and_unrepresentable_agents_skippe
     result = await run_cli("import", "-o", out)
     assert result.code == 1, result.err
     err = result.err
-    assert "warning: agent crm: metadata.externalId: not supported by the BlaxelAgent CRD; left out" in err
+    assert "agent crm:" not in err  # metadata.externalId is carried (spec.externalId)
     assert "warning: agent newer: spec.runtime.timeout: not supported by the BlaxelAgent CRD; left out" in err
     # Blaxel states no limit on label values (a Kubernetes label's 63 does not apply): imported
     assert "long-label" not in err
@@ -134,6 +137,7 @@ async def test_unsupported_fields_are_reported_and_unrepresentable_agents_skippe
         "owned.yaml",
     ]
     assert yaml.safe_load((out / "long-label.yaml").read_text())["spec"]["labels"] == {"note": "x" * 80}
+    assert yaml.safe_load((out / "crm.yaml").read_text())["spec"]["externalId"] == "crm-42"
     owned = yaml.safe_load((out / "owned.yaml").read_text())
     assert owned["spec"]["labels"] == {"team": "z"}
 
@@ -166,14 +170,19 @@ async def test_api_errors_exit_2_and_write_nothing(
     bl_env.seed_agent(agent_body(1))
     out = tmp_path / "out"
     monkeypatch.setenv("BL_API_KEY", "wrong-key")
-    result = await run_cli("import", "-o", out)
+    result = await run_cli("import", "-o", out, "--kind", "agents")
     assert result.code == 2
     assert "blaxel-operator: error: listing agents failed: GET /agents: 401" in result.err
     assert "wrong-key" not in result.err
     assert not out.exists()
     monkeypatch.setenv("BL_API_KEY", bl_env.api_key)
     result = await run_cli("import", "-o", out, "--workspace", "other")
-    assert result.code == 2 and "GET /agents: 403" in result.err and not out.exists()
+    assert result.code == 2 and "listing policies failed: GET /policies: 403" in result.err
+    assert not out.exists()
+    result = await run_cli("import", "--kind", "Sandbox")
+    assert (
+        result.code == 2 and "--kind Sandbox: not a kind blaxel-operator manages (BlaxelAgent," in result.err
+    )
     monkeypatch.delenv("BL_API_KEY")
     result = await run_cli("import", "-o", out)
     assert result.code == 2 and "no Blaxel API key" in result.err and not out.exists()
@@ -197,3 +206,76 @@ async def test_progress_bar_on_a_terminal(
     assert "\rlisting agents: 5 (page 1)" in text
     assert "\rimporting: [" + "#" * 30 + "] 5/5" in text
     assert text.rstrip("\n").splitlines()[-1].endswith("imported 5 of 5 agents (1 page)")
+
+
+async def test_every_kind_is_imported_and_what_names_each_other_is_referenced(
+    bl_env: BlaxelSimulator, run_cli: RunCli, tmp_path: Path
+) -> None:
+    sim = bl_env
+    sim.seed_object("policies", {"metadata": {"name": "eu"}, "spec": {"type": "location"}})
+    sim.seed_object("volumes", {"metadata": {"name": "data"}, "spec": {"region": "us-pdx-1", "size": 1024}})
+    sim.seed_object(
+        "integrations/connections",
+        {
+            "metadata": {"name": "openai"},
+            "spec": {"integration": "openai", "secret": {"apiKey": SECRET_VALUE}},
+        },
+    )
+    sim.seed_object(
+        "models",
+        {
+            "metadata": {"name": "gpt"},
+            "spec": {"integrationConnections": ["openai"], "runtime": {"type": "openai"}},
+        },
+    )
+    sim.seed_object("functions", {"metadata": {"name": "tools"}, "spec": {"policies": ["eu", "other"]}})
+    sim.seed_object("jobs", {"metadata": {"name": "nightly"}, "spec": {"runtime": {"image": "a:1"}}})
+    sim.seed_agent(
+        {
+            "metadata": {"name": "bot"},
+            "spec": {"region": "us-pdx-1", "volumes": [{"name": "data", "mountPath": "/data"}]},
+        }
+    )
+    out = tmp_path / "all"
+    result = await run_cli("import", "-o", out)
+    assert result.code == 0, result.err
+    assert SECRET_VALUE not in result.err + "".join(p.read_text() for p in out.iterdir())
+    assert sorted(p.name for p in out.iterdir()) == [
+        "bot.yaml",
+        "data.volume.yaml",
+        "eu.policy.yaml",
+        "gpt.model.yaml",
+        "nightly.job.yaml",
+        "openai.integrationconnection.secret.yaml",
+        "openai.integrationconnection.yaml",
+        "tools.function.yaml",
+    ]
+    assert result.err.strip().splitlines()[-1] == (
+        f"imported 1 of 1 policy (1 page), 1 of 1 volume (1 page), 1 of 1 integration connection (1 page), "
+        f"1 of 1 model (1 page), 1 of 1 function (1 page), 1 of 1 job (1 page), 1 of 1 agent (1 page) into "
+        f"{out}; 1 with secret values: fill in their <name>-secret Secrets"
+    )
+    connection = yaml.safe_load((out / "openai.integrationconnection.yaml").read_text())
+    assert connection["spec"]["secret"] == {
+        "apiKey": {"valueFrom": {"secretKeyRef": {"name": "openai-secret", "key": "apiKey"}}}
+    }
+    assert (
+        '#   apiKey: ""  # secret value apiKey (masked by Blaxel)'
+        in (out / "openai.integrationconnection.secret.yaml").read_text()
+    )
+    function = yaml.safe_load((out / "tools.function.yaml").read_text())["spec"]
+    assert function["policies"] == ["other"] and function["policyRefs"] == [{"name": "eu"}]
+    model = yaml.safe_load((out / "gpt.model.yaml").read_text())["spec"]
+    assert model["integrationConnectionRefs"] == [{"name": "openai"}]
+    bot = yaml.safe_load((out / "bot.yaml").read_text())["spec"]
+    assert bot["volumes"] == [{"volumeRef": {"name": "data"}, "mountPath": "/data"}]
+    assert "note: function tools: spec.policies: eu -> spec.policyRefs" in result.err
+
+    rendered = await run_cli("render", "-f", out, "-o", "yaml")
+    assert rendered.code == 0, rendered.err
+    diff = await run_cli("diff", "-f", out, "--rate-limit", "0")
+    assert (diff.code, diff.out) == (0, ""), diff.out[:2000]  # adopting writes nothing
+
+    only = await run_cli("import", "--kind", "BlaxelPolicy", "-k", "volumes")
+    assert [d["kind"] for d in only.docs()] == ["BlaxelPolicy", "BlaxelVolume"]
+    assert only.err.strip().splitlines()[-1] == "imported 1 of 1 policy (1 page), 1 of 1 volume (1 page)"

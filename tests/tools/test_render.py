@@ -12,7 +12,10 @@ import pytest
 import yaml
 
 from blaxel_operator.kinds import agent
+from blaxel_operator.kinds.registry import KINDS
 from blaxel_operator.schema import crd_file_name, validate_object
+from blaxel_operator.tools.common import load_documents
+from blaxel_operator.tools.render import load_resources
 
 from .conftest import REPO, run_sync, write
 
@@ -87,6 +90,11 @@ def test_render_examples_directory_as_yaml(capsys: pytest.CaptureFixture[str]) -
     assert result.code == 0, result.err
     names = [doc["metadata"]["name"] for doc in yaml.safe_load_all(result.out)]
     assert "support-bot" in names and len(names) >= 3
+    result = run_sync(capsys, "render", "-f", REPO / "examples" / "stack", "-o", "yaml")
+    assert result.code == 0, result.err
+    folders = [str(REPO / "examples"), str(REPO / "examples" / "stack")]
+    resources = load_resources(load_documents(folders, recursive=False))
+    assert {r.kind.kind for r in resources} == {k.kind for k in KINDS}  # an example of every kind
 
 
 def test_invalid_manifests_name_file_document_and_field(
@@ -123,7 +131,8 @@ def test_other_kinds_and_malformed_yaml_are_errors(
     result = run_sync(capsys, "render", "-f", other)
     assert (
         result.code == 2
-        and "document 1 (Deployment x): apps/v1/Deployment is not a BlaxelAgent" in result.err
+        and "document 1 (Deployment x): apps/v1/Deployment is not a BlaxelAgent, BlaxelFunction,"
+        in result.err
     )
     bad = write(tmp_path / "bad.yaml", "kind: BlaxelAgent\nspec: [unclosed\n")
     result = run_sync(capsys, "render", "-f", bad)
@@ -143,10 +152,32 @@ def test_recursive_directories_and_duplicates(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_validate_object_accepts_the_examples() -> None:
-    for path in sorted((REPO / "examples").glob("*.yaml")):
+    kinds = {k.kind: k for k in KINDS}
+    for path in sorted((REPO / "examples").rglob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
-            if doc and doc.get("kind") == "BlaxelAgent":
-                assert validate_object(agent.KIND, doc) == [], path
+            if doc and doc.get("kind") in kinds:
+                assert validate_object(kinds[doc["kind"]], doc) == [], path
+
+
+def test_every_kind_renders_and_references_render_as_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path / "stack.yaml",
+        "apiVersion: blaxel.ai/v1alpha1\nkind: BlaxelPolicy\nmetadata: {name: eu}\nspec: {type: location}\n"
+        "---\napiVersion: blaxel.ai/v1alpha1\nkind: BlaxelFunction\nmetadata: {name: tools}\n"
+        "spec: {policyRefs: [{name: eu}], policies: [other]}\n"
+        "---\napiVersion: blaxel.ai/v1alpha1\nkind: BlaxelVolume\nmetadata: {name: Data}\nspec: {size: 1}\n",
+    )
+    result = run_sync(capsys, "render", "-f", path)
+    assert result.code == 2
+    assert "(BlaxelVolume Data): " in result.err and "set spec.volumeName" in result.err  # the root rule
+    path.write_text(path.read_text().replace("name: Data", "name: data"))
+    result = run_sync(capsys, "render", "-f", path, "-o", "yaml")
+    assert result.code == 0, result.err
+    policy, function, volume = yaml.safe_load_all(result.out)
+    assert policy["spec"] == {"type": "location"} and volume["spec"] == {"size": 1}
+    assert function["spec"]["policies"] == ["other", "eu"]
 
 
 def test_render_as_a_subprocess_exits_2_on_invalid_input(tmp_path: Path) -> None:

@@ -12,12 +12,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from blaxel_operator import cli, crdgen
+from blaxel_operator.core.decide import secrets_unreadable
 from blaxel_operator.kinds import agent
 from blaxel_operator.kinds.base import CamelModel, Kind, ResourceStatus
 from blaxel_operator.kinds.registry import KINDS
 from unit.test_status import core
 
 REPO = Path(__file__).resolve().parents[2]
+SECRETS_UNREADABLE = secrets_unreadable("Blaxel refused show_secrets")
 COPIES = ("crds", "charts/blaxel-operator/crds", "operator/blaxel_operator/crds")
 
 
@@ -80,8 +82,39 @@ def test_the_agent_crd_names_columns_and_status_subresource() -> None:
         "rejectedHash",
         "conditions",
         "atProvider",
+        "secretsCheck",
     }
     assert "url" in status["atProvider"]["properties"]  # the agent's own atProvider field
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.kind)
+def test_every_crd_is_complete(kind: Kind) -> None:
+    """Names, category, status subresource, the columns of `kubectl get`, the root rule on metadata.name
+    and a status model of the kind's own (its atProvider fields declared, or the apiserver prunes them)."""
+    crd = crdgen.custom_resource_definition(kind)
+    names = crd["spec"]["names"]
+    assert (names["kind"], names["plural"], names["categories"]) == (kind.kind, kind.plural, ["blaxel"])
+    assert names["shortNames"] and names["singular"] == kind.kind.lower()
+    (version,) = crd["spec"]["versions"]
+    assert version["subresources"] == {"status": {}}
+    columns = version["additionalPrinterColumns"]
+    headers = [c["name"] for c in columns]
+    assert headers[:2] == ["Ready", "Synced"] and headers[-1] == "Age"
+    assert len(headers) >= 6, "READY, SYNCED, the kind's own column, REASON, the remote name, AGE"
+    wide = [c["name"] for c in columns if c.get("priority") == 1]
+    assert "Reason" in wide and {c["jsonPath"] for c in columns if c.get("priority") == 1} >= {
+        ".status.atProvider.name"
+    }
+    assert all(c["jsonPath"].startswith((".status.", ".metadata.")) for c in columns)
+    root = version["schema"]["openAPIV3Schema"]
+    (name_rule,) = [r for r in root.get("x-kubernetes-validations", []) if "self.metadata.name" in r["rule"]]
+    assert "set spec." in name_rule["message"]
+    assert kind.status_model is not None and kind.status_model is not ResourceStatus
+    at_provider = root["properties"]["status"]["properties"]["atProvider"]["properties"]
+    for column in columns:
+        path = column["jsonPath"]
+        if path.startswith(".status.atProvider."):
+            assert path.rsplit(".", 1)[1] in at_provider, f"column {column['name']} reads an undeclared field"
 
 
 def test_the_status_model_declares_every_status_field_the_operator_writes() -> None:
@@ -108,6 +141,7 @@ def test_the_status_model_declares_every_status_field_the_operator_writes() -> N
             desired_hash="h",
             reconcile_requested="2026-11-29T11:00:00Z",
             workspace="ws",
+            secrets_check=SECRETS_UNREADABLE,
         ),
         {},
     )
@@ -125,7 +159,8 @@ def test_the_status_model_declares_every_status_field_the_operator_writes() -> N
     )
     for status in (written, rejected):
         agent.BlaxelAgentStatus.model_validate(status)
-    assert {"appliedTime", "lastHandledReconcileAt", "atProvider"} <= set(written)
+    assert {"appliedTime", "lastHandledReconcileAt", "atProvider", "secretsCheck"} <= set(written)
+    assert rejected["secretsCheck"] == written["secretsCheck"]  # kept until the next check
     assert "rejectedHash" in rejected and "Stalled" in {c["type"] for c in rejected["conditions"]}
 
 
@@ -159,6 +194,8 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
             **_resolve(branch, defs),
             **{k: v for k, v in node.items() if k != "default" or v is not None},
         }
+    if "const" in node:  # a Literal of one value: the CRD says it as an enum of one
+        node["enum"] = [node.pop("const")]
     if "$ref" in node:
         target = _resolve(defs[node.pop("$ref").split("/")[-1]], defs)
         rules = [*target.get("x-kubernetes-validations", []), *node.get("x-kubernetes-validations", [])]

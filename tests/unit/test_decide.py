@@ -34,6 +34,7 @@ def decide(
     adopt: bool = False,
     workspace: str | None = None,
     retry_rejected: bool = False,
+    secrets_match: bool = False,
 ) -> core.Decision:
     observed = agent.comparable_observed(r, d.payload) if r is not None else None
     deleting = r is not None and agent.readiness(r, d.payload).phase.value == "deleting"
@@ -47,6 +48,7 @@ def decide(
         workspace=workspace,
         retry_rejected=retry_rejected,
         deleting=deleting,
+        secrets_match=secrets_match,
     )
 
 
@@ -115,6 +117,55 @@ def test_drift_names_fields() -> None:
 def test_secrets_without_applied_hash_force_an_update() -> None:
     d = desired(has_secrets=True)
     assert decide(d, remote(OWNER), {}).action is core.Action.UPDATE
+
+
+S = desired(has_secrets=True)
+S_APPLIED = {"appliedHash": S.hash, "atProvider": {"name": "res"}}
+
+
+@pytest.mark.parametrize(
+    ("case", "r", "status", "adopt", "action", "write", "only_secrets"),
+    [
+        # only the (masked) secret values are unknown: a show_secrets read may spare the write
+        ("adopt, secrets unknown", remote(None), {}, True, core.Action.ADOPT, True, True),
+        ("crash after POST", remote(OWNER), {}, False, core.Action.UPDATE, True, True),
+        # something else is due anyway: no read
+        ("adopt with drift", remote(None, memory=512), {}, True, core.Action.ADOPT, True, False),
+        (
+            "spec or Secret changed",
+            remote(OWNER),
+            {"appliedHash": "h:old"},
+            False,
+            core.Action.UPDATE,
+            True,
+            False,
+        ),
+        # the status's hash (which covers the values) says Blaxel has them: no write, no read, every poll
+        ("adopted after a comparison", remote(None), S_APPLIED, False, core.Action.ADOPT, False, False),
+        ("written before", remote(OWNER), S_APPLIED, False, core.Action.NOTHING, False, False),
+    ],
+)
+def test_when_secret_values_are_unknown(
+    case: str,
+    r: dict[str, Any],
+    status: dict[str, Any],
+    adopt: bool,
+    action: core.Action,
+    write: bool,
+    only_secrets: bool,
+) -> None:
+    decision = decide(S, r, status, adopt)
+    assert (decision.action, decision.write, decision.secrets_unknown_only) == (
+        action,
+        write,
+        only_secrets,
+    ), case
+
+
+def test_secret_values_read_and_equal_settle_an_adoption_without_a_write() -> None:
+    decision = decide(S, remote(None), {}, adopt=True, secrets_match=True)
+    assert (decision.action, decision.write, decision.first_adoption) == (core.Action.ADOPT, False, True)
+    assert decide(S, remote(OWNER), {}, secrets_match=True).action is core.Action.NOTHING
 
 
 @pytest.mark.parametrize(

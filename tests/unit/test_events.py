@@ -27,6 +27,31 @@ def test_adoption_without_write_is_announced_once() -> None:
     assert events_for_settled(core.Decision(core.Action.NOTHING), "agent", "a") == []
 
 
+def test_what_a_check_of_the_secret_values_found_is_said() -> None:
+    adopt = core.Decision(core.Action.ADOPT, write=True, first_adoption=True, secrets_unknown_only=True)
+    unreadable = core.secrets_unreadable("Blaxel refused show_secrets")
+    assert events_for_write(adopt, "agent", "a", unreadable.message) == [
+        Event(
+            "Normal",
+            "Adopted",
+            "adopted existing agent a; secret values could not be read (Blaxel refused show_secrets): "
+            "written once, as they cannot be compared",
+        )
+    ]
+    update = core.Decision(core.Action.UPDATE, write=True, secrets_unknown_only=True)
+    assert events_for_write(update, "job", "j", core.SECRETS_DIFFER.message)[0].message == (
+        "updated job j; secret values compared: they differ from the spec, written"
+    )
+    settled = core.Decision(core.Action.ADOPT, first_adoption=True)
+    assert events_for_settled(settled, "agent", "a", core.SECRETS_MATCH.message)[0].message == (
+        "adopted existing agent a (secret values compared: they match, not redeployed)"
+    )
+    # found again after a restart between its creation and the status write
+    assert events_for_settled(
+        core.Decision(core.Action.NOTHING), "agent", "a", core.SECRETS_MATCH.message
+    ) == [Event("Normal", "SecretsCompared", "agent a: secret values compared: they match, not redeployed")]
+
+
 def test_warnings_on_transition_only() -> None:
     assert events_for_status(ready("Deployed", "True"), ready("DeployFailed")) == [
         Event("Warning", "DeployFailed", "m DeployFailed")

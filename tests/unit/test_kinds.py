@@ -316,10 +316,14 @@ def test_full_spec_payload(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_minimal_spec_sends_only_the_name_and_owner_labels(name: str) -> None:
+def test_minimal_spec_sends_the_name_owner_labels_and_the_defaults_it_compares(name: str) -> None:
     payload = build(name, MINIMAL[name])
     assert payload["metadata"] == {"name": "res", "labels": OWNER}
-    assert payload["spec"] == {k: v for k, v in EXPECTED[name]["spec"].items() if k == "integration"}
+    # enabled/public are compared against Blaxel's defaults when unset, so they are sent (a merging PUT
+    # would keep an out-of-band value of a field left out)
+    defaults = dict(getattr(MODULES[name], "DEFAULTS", {}))
+    required = {k: v for k, v in EXPECTED[name]["spec"].items() if k == "integration"}
+    assert payload["spec"] == {**required, **defaults}
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -452,6 +456,24 @@ def test_missing_secret_values_show_as_placeholders_never_as_empty() -> None:
 def test_has_secret_values(name: str, has_secrets: bool) -> None:
     assert MODULES[name].KIND.has_secret_values(build(name, FULL[name])) is has_secrets
     assert MODULES[name].KIND.has_secret_values(build(name, MINIMAL[name])) is False
+
+
+@pytest.mark.parametrize(
+    ("name", "compares"),
+    [("function", True), ("job", True), ("integration_connection", False)],
+)
+def test_secret_values_read_with_show_secrets_are_compared_where_blaxel_shows_them(
+    name: str, compares: bool
+) -> None:
+    """Blaxel documents show_secrets for functions and jobs (and agents), not for connections."""
+    kind = MODULES[name].KIND
+    assert kind.compares_secrets is compares
+    if compares:
+        payload = build(name, FULL[name])
+        assert kind.secrets_match(copy.deepcopy(payload), payload)
+        other = copy.deepcopy(payload)
+        next(e for e in other["spec"]["runtime"]["envs"] if e.get("secret"))["value"] = "something else"
+        assert not kind.secrets_match(other, payload)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -668,7 +690,8 @@ def test_at_provider_extra(name: str, remote: dict[str, Any], extra: dict[str, A
     mod = MODULES[name]
     got = mod.KIND.at_provider_extra(remote)
     assert got == extra
-    assert set(got) <= set(mod.AT_PROVIDER_SCHEMA)
+    assert set(got) <= mod.AT_PROVIDER_FIELDS
+    mod.KIND.status_model.model_validate({"atProvider": {"name": "x", **got}})  # the CRD keeps them
 
 
 # --------------------------------------------------------------------------- references
@@ -709,7 +732,7 @@ def test_a_reference_missing_from_resolved_ones_is_an_error() -> None:
 
 
 class AgentLike(CamelModel):
-    """What an agent's spec looks like once it has references (agent.py wires these later)."""
+    """The reference fields of an agent's spec, alone."""
 
     policies: common.PolicyNames = None
     policy_refs: common.PolicyRefs = None
@@ -742,13 +765,32 @@ def test_volume_refs_resolve_into_the_attachment_name() -> None:
     }
 
 
+def test_agents_resolve_policy_and_volume_references() -> None:
+    from blaxel_operator.kinds import agent
+
+    spec = agent.parse_spec(
+        {
+            "region": "eu-lon-1",
+            "policies": ["by-name"],
+            "policyRefs": [{"name": "gpu"}],
+            "volumes": [{"volumeRef": {"name": "data"}, "mountPath": "/data"}],
+        }
+    )
+    data = Reference("BlaxelVolume", "data", "volumes[0].volumeRef")
+    assert agent.KIND.references(spec) == [POLICY_GPU, data]
+    payload = agent.KIND.build_payload(spec, "bot", {}, {}, {POLICY_GPU: "gpu-remote", data: "data-remote"})
+    assert payload["spec"]["policies"] == ["by-name", "gpu-remote"]
+    assert payload["spec"]["volumes"] == [{"name": "data-remote", "mountPath": "/data"}]
+    assert "policyRefs" not in payload["spec"]
+    assert "policyRefs" in agent.OPERATOR_FIELDS
+
+
 @pytest.mark.parametrize(
     ("bad", "match"),
     [
-        ({"mountPath": "/d"}, "either name or volumeRef"),
         ({"name": "d", "volumeRef": {"name": "d"}, "mountPath": "/d"}, "either name or volumeRef"),
-        ({"volumeRef": {"name": "d"}, "mountPath": "/d", "type": "ephemeral"}, "persistent"),
-        ({"name": "d", "mountPath": "/d", "sizeMb": 5}, "ephemeral volumes only"),
+        ({"volumeRef": {"name": "d"}, "mountPath": "/d", "type": "ephemeral", "sizeMb": 5}, "persistent"),
+        ({"name": "d", "mountPath": "/d", "type": "ephemeral"}, "needs sizeMb"),
         ({"name": "d", "mountPath": "relative"}, "mountPath"),
     ],
 )
@@ -967,3 +1009,20 @@ def test_contract_check_catches_a_departure(openapi: dict[str, Any]) -> None:
         "colour: not in Blaxel's schema",
         "region: type integer (Blaxel: string)",
     ]
+
+
+def test_the_readme_lists_every_kind_as_registered() -> None:
+    """Its table of kinds: kind, plural, short names and Blaxel collection as the registry has them."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = {
+        line.split("|")[1].split()[0].strip("`"): line
+        for line in readme.splitlines()
+        if line.startswith("| `Blaxel")
+    }
+    for kind in registry.KINDS:
+        row = rows.get(kind.kind)
+        assert row is not None, f"README: no row for {kind.kind}"
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert cells[1] == f"`{kind.plural}`", row
+        assert cells[2] == ", ".join(f"`{n}`" for n in kind.short_names), row
+        assert cells[3] == f"`/v0/{kind.api_collection}`", row

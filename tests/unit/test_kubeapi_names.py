@@ -12,6 +12,7 @@ import pytest
 
 from blaxel_devkit.kube import KubeEmulator
 from blaxel_operator.kubeapi import KubeApi, SecretNotText, api_url
+from blaxel_operator.kubelogin import KubeLogin
 from blaxel_operator.kubenames import InvalidName
 
 from .test_kubenames import HOSTILE
@@ -43,7 +44,7 @@ async def kube() -> AsyncIterator[KubeEmulator]:
 
 @pytest.fixture
 async def api(kube: KubeEmulator) -> AsyncIterator[KubeApi]:
-    client = KubeApi(kopf.ConnectionInfo(server=kube.url))
+    client = KubeApi(KubeLogin(lambda: kopf.ConnectionInfo(server=kube.url)))
     yield client
     await client.close()
 

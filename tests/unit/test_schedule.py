@@ -35,11 +35,12 @@ def test_settled_first_poll_is_spread_then_one_interval_apart() -> None:
     assert step(pacing, spread=0.7) == (600.0, True)
 
 
-def test_deploying_polls_fast_then_slows_down_when_stuck() -> None:
+@pytest.mark.parametrize("status", ["BUILDING", "A_STATUS_THIS_VERSION_DOES_NOT_KNOW"])
+def test_deploying_polls_fast_then_slows_down_when_stuck(status: str) -> None:
     pacing = Pacing()
-    assert step(pacing, phase=Phase.PROGRESSING, remote_status="BUILDING", now=0.0) == (5.0, False)
+    assert step(pacing, phase=Phase.PROGRESSING, remote_status=status, now=0.0) == (5.0, False)
     later = TRANSITIONAL_PATIENCE + 1
-    assert step(pacing, phase=Phase.PROGRESSING, remote_status="BUILDING", now=later) == (60.0, False)
+    assert step(pacing, phase=Phase.PROGRESSING, remote_status=status, now=later) == (60.0, False)
     # a new status restarts the patience
     assert step(pacing, phase=Phase.PROGRESSING, remote_status="DEPLOYING", now=later) == (5.0, False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from blaxel_operator.core import status as core_status
 from blaxel_operator.core.conditions import find
+from blaxel_operator.core.decide import SECRETS_MATCH
 from blaxel_operator.kinds import agent
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
@@ -141,6 +143,27 @@ def test_nothing_changed_means_identical_status() -> None:
     assert core.status_for(later, first) == first
 
 
+def test_a_check_of_the_secret_values_is_kept_until_the_next_one() -> None:
+    checked = core.Outcome(
+        generation=1,
+        now=NOW,
+        remote=agent_obj("DEPLOYED"),
+        remote_known=True,
+        applied_hash="h",
+        secrets_check=SECRETS_MATCH,
+    )
+    first = core.status_for(checked, {})
+    assert first["secretsCheck"] == {
+        "result": "Match",
+        "message": SECRETS_MATCH.message,
+        "time": core.iso(NOW),
+    }
+    later = core.Outcome(
+        generation=1, now=NOW + timedelta(minutes=10), remote=agent_obj("DEPLOYED"), remote_known=True
+    )
+    assert core.status_for(later, first) == first  # polls keep it as it is: no status write
+
+
 def test_transition_time_moves_only_on_flip() -> None:
     building = core.status_for(
         core.Outcome(
@@ -206,3 +229,82 @@ def test_stale_deployed_right_after_put_is_deploying_then_times_out() -> None:
         applied_hash="h",
     )
     assert types(core.status_for(much_later, after_put))["Ready"] == ("True", "Deployed")
+
+
+def test_setting_one_condition_keeps_the_others_as_they_were() -> None:
+    from blaxel_operator.core.conditions import Condition, set_condition
+
+    previous = [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "Available",
+            "message": "ok",
+            "lastTransitionTime": "t0",
+            "observedGeneration": 1,
+        },
+        {
+            "type": "Synced",
+            "status": "True",
+            "reason": "ReconcileSuccess",
+            "message": "m",
+            "lastTransitionTime": "t0",
+            "observedGeneration": 1,
+        },
+    ]
+    got = set_condition(previous, Condition("Ready", False, "InUse", "still used"), generation=1, now="t1")
+    assert [c["type"] for c in got] == ["Ready", "Synced"]
+    assert got[0] == {
+        "type": "Ready",
+        "status": "False",
+        "reason": "InUse",
+        "message": "still used",
+        "lastTransitionTime": "t1",
+        "observedGeneration": 1,
+    }
+    assert got[1] == previous[1]
+    assert set_condition(got, Condition("Ready", False, "InUse", "still used"), generation=1, now="t2") == got
+
+
+@pytest.mark.parametrize("problem", [core.Problem.MALFORMED_RESPONSE, core.Problem.TRANSIENT])
+def test_a_problem_before_anything_was_observed_is_the_ready_reason(problem: core_status.Problem) -> None:
+    """Not "waiting for the first reconcile" for ever: Ready says what stands in the way."""
+    first = core.status_for(core.Outcome(generation=1, now=NOW, problem=problem, message="why 1"), {})
+    ready = find(first["conditions"], "Ready") or {}
+    assert (ready["status"], ready["reason"], ready["message"]) == ("False", problem.value, "why 1")
+    assert (find(first["conditions"], "Reconciling") or {})["reason"] == problem.value
+    later = core.status_for(core.Outcome(generation=1, now=NOW, problem=problem, message="why 2"), first)
+    assert (find(later["conditions"], "Ready") or {})["message"] == "why 2"
+    # once Blaxel's verdict is known, a passing problem leaves it (Synced says what went wrong)
+    seen = core.status_for(
+        core.Outcome(
+            generation=1, now=NOW, remote=agent_obj("BUILDING"), remote_known=True, applied_hash="h"
+        ),
+        {},
+    )
+    kept = core.status_for(core.Outcome(generation=1, now=NOW, problem=problem, message="why 3"), seen)
+    assert types(kept)["Ready"] == ("False", "Deploying")
+
+
+def test_what_blaxel_says_is_cut_before_it_reaches_the_status() -> None:
+    """A 5 MB event message (a build log), a huge status string or URL: the status stays small."""
+    huge = "y" * (5 * 1024 * 1024)
+    events = [{"type": "deployment", "status": "FAILED", "message": huge, "time": "2026-11-29T11:00:00Z"}]
+    remote = agent_obj("FAILED", events)
+    remote["metadata"]["url"] = "https://run/" + huge
+    failed = core.status_for(core.Outcome(generation=1, now=NOW, remote=remote, remote_known=True), {})
+    assert len(json.dumps(failed)) < 8_000
+    event = failed["atProvider"]["events"][0]
+    assert event["message"].startswith("yyy") and event["message"].endswith(
+        f"({len(huge)} characters in all)"
+    )
+    assert len(event["message"]) == core_status.EVENT_MESSAGE_MAX
+    assert len(failed["atProvider"]["url"]) == core_status.AT_PROVIDER_TEXT_MAX
+    ready = find(failed["conditions"], "Ready") or {}
+    assert ready["reason"] == "DeployFailed" and len(ready["message"]) == core_status.CONDITION_MESSAGE_MAX
+    odd = core.status_for(
+        core.Outcome(generation=1, now=NOW, remote=agent_obj("Z" * 100_000), remote_known=True), {}
+    )
+    assert len(json.dumps(odd)) < 8_000
+    # short texts are kept as they are, unicode included
+    assert core_status.bounded("ünï 😀", 10) == "ünï 😀"

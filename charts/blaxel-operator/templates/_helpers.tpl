@@ -154,20 +154,30 @@ Argument: dict "root" "shard" "shards" (a shard's flags, and its own peering nam
 {{- end }}
 
 {{/*
-RBAC rules for BlaxelAgents, their status, Events and Secrets: what the operator calls.
-- blaxelagents: list+watch (Kopf's watch stream), patch (finalizers, Kopf's progress
-  annotations), get (the operator re-reads an agent by name).
-- blaxelagents/status: patch (status writes), get.
+The plural of every kind the operator manages (blaxel_operator/kinds/registry.py; a test keeps them equal).
+*/}}
+{{- define "blaxel-operator.plurals" -}}
+{{- list "blaxelagents" "blaxelfunctions" "blaxelintegrationconnections" "blaxeljobs" "blaxelmodels" "blaxelpolicies" "blaxelvolumes" | toJson }}
+{{- end }}
+
+{{/*
+RBAC rules for every kind (BlaxelAgents, BlaxelFunctions, ...), their status, Events and Secrets: what
+the operator calls.
+- <plural>: list+watch (Kopf's watch stream), patch (metadata.finalizers and Kopf's progress
+  annotations: the finalizer is written with a patch of the object, never through a finalizers
+  subresource), get (the operator re-reads an object by name).
+- <plural>/status: patch (status writes), get.
 - events (core v1): create only; Kopf POSTs events, never patches or updates them.
-- secrets: get only (credentialsRef and env secretKeyRef, read by name; no list/watch), restricted to
-  `rbac.secretNames` when set.
+- secrets: get only (credentialsRef, env and connection secretKeyRef, read by name; no list/watch),
+  restricted to `rbac.secretNames` when set.
 */}}
 {{- define "blaxel-operator.rules.agents" -}}
+{{- $plurals := include "blaxel-operator.plurals" . | fromJsonArray -}}
 - apiGroups: ["blaxel.ai"]
-  resources: ["blaxelagents"]
+  resources: {{ toJson $plurals }}
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["blaxel.ai"]
-  resources: ["blaxelagents/status"]
+  resources: [{{ range $i, $plural := $plurals }}{{ if $i }}, {{ end }}{{ printf "%s/status" $plural | quote }}{{ end }}]
   verbs: ["get", "patch"]
 - apiGroups: [""]
   resources: ["events"]

@@ -28,6 +28,7 @@ from .errors import (
     Conflict,
     Invalid,
     MalformedResponse,
+    MalformedWriteAnswer,
     NotFound,
     RateLimited,
     ServerError,
@@ -447,8 +448,15 @@ class BlaxelApi:
         try:
             return response.json()
         except ValueError:
-            raise ServerError(
-                "the response is not JSON", status=response.status_code, method=method, path=path
+            # A success that cannot be read: whether a write happened is unknown, so it is not repeated
+            # here (a PUT would redeploy); the reconciler observes first, with backoff.
+            kind = response.headers.get("content-type", "").split(";")[0].strip()[:60] or "no content type"
+            raise MalformedResponse(
+                f"the answer is not JSON ({kind})",
+                status=response.status_code,
+                method=method,
+                path=path,
+                retryable=method == "GET",
             ) from None
 
     async def list_pages(
@@ -474,8 +482,16 @@ class BlaxelApi:
                 return
 
 
+def written(body: Any, *, method: str, path: str) -> dict[str, Any]:
+    """The answer of an accepted write; a malformed one still means the write happened."""
+    try:
+        return validated(body, method=method, path=path)
+    except MalformedResponse as exc:
+        raise MalformedWriteAnswer(exc.message, status=exc.status, method=method, path=path) from None
+
+
 class ExternalClient:
-    """observe / create / update / delete for one Blaxel kind (e.g. agents)."""
+    """observe / create / update / delete (and list pages) for one Blaxel collection."""
 
     def __init__(self, api: BlaxelApi, collection: str) -> None:
         self.api = api
@@ -499,11 +515,11 @@ class ExternalClient:
 
     async def create(self, creds: Credentials, payload: Mapping[str, Any]) -> dict[str, Any]:
         path = f"/{self.collection}"
-        return validated(await self.api.request("POST", path, creds, json=payload), method="POST", path=path)
+        return written(await self.api.request("POST", path, creds, json=payload), method="POST", path=path)
 
     async def update(self, creds: Credentials, name: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         path = self._path(name)
-        return validated(await self.api.request("PUT", path, creds, json=payload), method="PUT", path=path)
+        return written(await self.api.request("PUT", path, creds, json=payload), method="PUT", path=path)
 
     async def delete(self, creds: Credentials, name: str) -> dict[str, Any] | None:
         """Returns the object (e.g. in DELETING) or None when it was already gone (or the answer has no

@@ -78,9 +78,16 @@ class TransportError(BlaxelError):
 
 
 class MalformedResponse(BlaxelError):
-    """Blaxel answered something that is not the object it documents (wrong types, missing fields).
+    """Blaxel answered something that is not the object it documents (wrong types, missing fields, not
+    JSON at all).
 
     Never a reason to write: reported and retried with backoff."""
+
+
+class MalformedWriteAnswer(MalformedResponse):
+    """Blaxel accepted a write (a 2xx answer carrying a JSON object) but the object it answered is
+    malformed: the write happened, what it made is unknown until a later observation. Writing again
+    would only redeploy."""
 
 
 class UnsupportedApiVersion(BlaxelError):

@@ -61,6 +61,18 @@ def merge_conditions(
     return result
 
 
+def set_condition(
+    previous: list[dict[str, Any]] | None, condition: Condition, *, generation: int, now: str
+) -> list[dict[str, Any]]:
+    """`previous` with one condition set and every other one left as it was (e.g. a deletion held while
+    the resource is in use says so in Ready; Synced still tells how the last reconcile went)."""
+    merged = merge_conditions(previous, [condition], generation=generation, now=now)
+    others = [c for c in previous or [] if isinstance(c, dict) and c.get("type") != condition.type]
+    return sorted(
+        [*others, *merged], key=lambda c: ORDER.index(c["type"]) if c.get("type") in ORDER else len(ORDER)
+    )
+
+
 def find(conditions: list[dict[str, Any]] | None, ctype: str) -> dict[str, Any] | None:
     for cond in conditions or []:
         if isinstance(cond, dict) and cond.get("type") == ctype:

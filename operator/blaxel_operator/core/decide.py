@@ -145,6 +145,9 @@ class Decision:
     write: bool = False  # whether the action writes to Blaxel
     message: str = ""
     first_adoption: bool = False  # ADOPT: the first time (announce it), not a later poll
+    # The write is due only because the remote's secret values are unknown (masked): reading them
+    # (show_secrets) may show that nothing needs writing.
+    secrets_unknown_only: bool = False
 
     @property
     def creates(self) -> bool:
@@ -152,6 +155,25 @@ class Decision:
 
 
 CREATE = Decision(Action.CREATE, write=True)
+
+
+@dataclass(frozen=True)
+class SecretsCheck:
+    """What reading the remote's secret values found, before a write due only to them. Said in the status
+    (`secretsCheck`) and an Event; never holds a value."""
+
+    result: str  # Match | Differ | Unreadable
+    message: str
+
+
+SECRETS_MATCH = SecretsCheck("Match", "secret values compared: they match, not redeployed")
+SECRETS_DIFFER = SecretsCheck("Differ", "secret values compared: they differ from the spec, written")
+
+
+def secrets_unreadable(why: str) -> SecretsCheck:
+    return SecretsCheck(
+        "Unreadable", f"secret values could not be read ({why}): written once, as they cannot be compared"
+    )
 
 
 def decide(
@@ -164,7 +186,7 @@ def decide(
     comparable_observed: dict[str, Any] | None,
     workspace: str | None = None,
     retry_rejected: bool = False,
-    noun: str = "agent",
+    noun: str = "object",
     deleting: bool = False,
     secrets_match: bool = False,
 ) -> Decision:
@@ -209,17 +231,26 @@ def decide(
     if deleting:
         return Decision(Action.WAIT, message=f"{noun} {desired.name!r} is DELETING; recreating once gone")
     drift = subset_diff(desired.comparable, comparable_observed or {})
-    unknown_secrets = desired.has_secrets and not secrets_match
+    # Secret values are masked: unknown, unless our status says Blaxel has this very payload (its hash
+    # covers them) or they were read and compared.
+    unknown_secrets = desired.has_secrets and not secrets_match and not applied
+    only_secrets = unknown_secrets and not drift
     if who is Ownership.UNOWNED:
         # Adopting an object that already matches writes nothing: a PUT would redeploy it.
         # It gets the owner labels with its next update.
         write = bool(drift) or unknown_secrets or (bool(applied) and applied != desired.hash)
-        return Decision(Action.ADOPT, drift=drift, write=write, first_adoption=not previously)
+        return Decision(
+            Action.ADOPT,
+            drift=drift,
+            write=write,
+            first_adoption=not previously,
+            secrets_unknown_only=only_secrets,
+        )
     if applied and applied != desired.hash:
         return Decision(Action.UPDATE, drift=drift, write=True)
-    if not applied and unknown_secrets:
+    if unknown_secrets:
         # e.g. a crash between POST and the status write: secret values cannot be compared (masked)
-        return Decision(Action.UPDATE, drift=drift, write=True)
+        return Decision(Action.UPDATE, drift=drift, write=True, secrets_unknown_only=only_secrets)
     if drift:
         return Decision(Action.CORRECT_DRIFT, drift=drift, write=True)
     return Decision(Action.NOTHING)

@@ -27,25 +27,27 @@ class Event:
     message: str
 
 
-def events_for_write(decision: Decision, noun: str, name: str) -> list[Event]:
-    """After a successful write to Blaxel."""
+def events_for_write(decision: Decision, noun: str, name: str, how: str = "") -> list[Event]:
+    """After a successful write to Blaxel; `how`: what a check of the secret values found."""
     fields = ", ".join(decision.drift[:10]) or "secret values"
     if decision.action is Action.CREATE:
         return [Event("Normal", "Created", f"created {noun} {name}")]
     if decision.action is Action.RECREATE:
         return [Event("Normal", "Recreated", f"recreated {noun} {name}, deleted outside Kubernetes")]
     if decision.action is Action.ADOPT:
-        return [Event("Normal", "Adopted", f"adopted existing {noun} {name}; updated {fields}")]
+        return [Event("Normal", "Adopted", f"adopted existing {noun} {name}; {how or f'updated {fields}'}")]
     if decision.action is Action.CORRECT_DRIFT:
         return [Event("Normal", "DriftCorrected", f"{noun} {name} changed outside Kubernetes: {fields}")]
-    return [Event("Normal", "Updated", f"updated {noun} {name}")]
+    return [Event("Normal", "Updated", f"updated {noun} {name}" + (f"; {how}" if how else ""))]
 
 
 def events_for_settled(decision: Decision, noun: str, name: str, how: str = "") -> list[Event]:
-    """After a decision that wrote nothing."""
+    """After a decision that wrote nothing; `how`: what a check of the secret values found."""
     if decision.action is Action.ADOPT and decision.first_adoption:
         why = how or "it already matches the spec: not redeployed"
         return [Event("Normal", "Adopted", f"adopted existing {noun} {name} ({why})")]
+    if how:  # e.g. found again after a restart between its creation and the status write
+        return [Event("Normal", "SecretsCompared", f"{noun} {name}: {how}")]
     return []
 
 

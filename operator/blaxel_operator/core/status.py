@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from .conditions import READY, RECONCILING, STALLED, SYNCED, Condition, find, merge_conditions
+from .decide import SecretsCheck
 from .readiness import Phase, Readiness
 
 # Right after a write, Blaxel may still show the previous deployment's outcome for a few seconds.
 STALE_FAILED_GRACE = timedelta(seconds=20)  # documented: "a stale FAILED ... for a few seconds"
 STALE_DEPLOYED_GRACE = timedelta(seconds=10)  # same idea, shorter: a fast deploy must not look slow
 EVENTS_KEPT = 5
+# What Blaxel says is copied into the status, cut to these lengths: an answer may carry megabytes (a build
+# log in an event message), and an object's status must stay far below the apiserver's ~1.5 MB limit.
+EVENT_MESSAGE_MAX = 512
+AT_PROVIDER_TEXT_MAX = 1024
+CONDITION_MESSAGE_MAX = 1024
 
 
 class Problem(enum.Enum):
@@ -51,6 +57,9 @@ STALLED_PROBLEMS = {
 }
 # Problems that keep the Ready condition as Blaxel reports it (only Synced says what went wrong).
 KEEPS_READY = {None, Problem.PAUSED, Problem.TRANSIENT, Problem.MALFORMED_RESPONSE}
+# Ready reasons that say nothing about the remote (no observation, or a problem before any): replaced by the
+# current problem rather than kept.
+UNOBSERVED_READY = {"Pending", *(p.value for p in Problem)}
 
 
 @dataclass(frozen=True)
@@ -70,9 +79,10 @@ class Outcome:
     rejected_hash: str | None = None
     reconcile_requested: str | None = None
     workspace: str | None = None
-    noun: str = "agent"
+    noun: str = "object"
     at_provider_extra: Mapping[str, Any] = field(default_factory=dict)
     stale_guard: bool = True  # the kind redeploys on write: a settled status right after one may be stale
+    secrets_check: SecretsCheck | None = None  # what reading the remote's secret values found, if done
 
 
 def iso(ts: datetime) -> str:
@@ -91,6 +101,21 @@ def parse_time(value: Any) -> datetime | None:
 _EVENT_KEYS = ("type", "status", "message", "revision", "canaryRevision", "time")
 
 
+def bounded(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, saying so."""
+    if len(text) <= limit:
+        return text
+    note = f"... ({len(text)} characters in all)"
+    return text[: max(0, limit - len(note))] + note
+
+
+def _event(event: Mapping[str, Any]) -> dict[str, str]:
+    kept = {k: str(v) for k, v in event.items() if k in _EVENT_KEYS and v is not None}
+    return {
+        k: bounded(v, EVENT_MESSAGE_MAX if k == "message" else AT_PROVIDER_TEXT_MAX) for k, v in kept.items()
+    }
+
+
 def at_provider(
     remote: Mapping[str, Any], workspace: str | None, extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -106,10 +131,14 @@ def at_provider(
         "updatedBy": meta.get("updatedBy"),
         "plan": meta.get("plan"),
         "revision": _revision(remote),
-        "events": [{k: str(v) for k, v in e.items() if k in _EVENT_KEYS and v is not None} for e in events],
+        "events": [_event(e) for e in events],
         **(extra or {}),
     }
-    return {k: v for k, v in out.items() if v not in (None, "")}
+    return {
+        k: bounded(v, AT_PROVIDER_TEXT_MAX) if isinstance(v, str) else v
+        for k, v in out.items()
+        if v not in (None, "")
+    }
 
 
 def _revision(remote: Mapping[str, Any]) -> str | None:
@@ -188,12 +217,16 @@ def status_for(outcome: Outcome, previous: Mapping[str, Any]) -> dict[str, Any]:
             ready = Condition(READY, False, "NotFound", f"the remote {outcome.noun} does not exist")
         else:
             old = find(prev_conditions, READY)
-            ready = Condition(
-                READY,
-                bool(old and old.get("status") == "True"),
-                str((old or {}).get("reason") or "Pending"),
-                str((old or {}).get("message") or "waiting for the first reconcile"),
-            )
+            if problem is not None and str((old or {}).get("reason") or "Pending") in UNOBSERVED_READY:
+                # Ready told nothing of the remote yet: it says what stands in the way, not "waiting".
+                ready = Condition(READY, False, problem.value, outcome.message)
+            else:
+                ready = Condition(
+                    READY,
+                    bool(old and old.get("status") == "True"),
+                    str((old or {}).get("reason") or "Pending"),
+                    str((old or {}).get("message") or "waiting for the first reconcile"),
+                )
         conditions.append(ready)
         if problem is None:
             conditions.append(
@@ -214,6 +247,7 @@ def status_for(outcome: Outcome, previous: Mapping[str, Any]) -> dict[str, Any]:
             observed_generation = outcome.generation
         else:
             reconciling = True
+    conditions = [replace(c, message=bounded(c.message, CONDITION_MESSAGE_MAX)) for c in conditions]
     if reconciling:
         conditions.append(Condition(RECONCILING, True, conditions[0].reason, conditions[0].message))
     if stalled:
@@ -228,6 +262,12 @@ def status_for(outcome: Outcome, previous: Mapping[str, Any]) -> dict[str, Any]:
     rejected = outcome.rejected_hash if problem is Problem.INVALID_SPEC else None
     if rejected:
         new["rejectedHash"] = rejected
+    # kept until the next check: it says how the secret values Blaxel holds were established
+    check = outcome.secrets_check
+    if check is not None:
+        new["secretsCheck"] = {"result": check.result, "message": check.message, "time": now}
+    elif previous.get("secretsCheck"):
+        new["secretsCheck"] = previous["secretsCheck"]
     handled = outcome.reconcile_requested or previous.get("lastHandledReconcileAt")
     if handled:
         new["lastHandledReconcileAt"] = handled

@@ -1,6 +1,6 @@
--- Argo CD health check for blaxel.ai/BlaxelAgent (blaxel-operator).
+-- Argo CD health check for every kind of blaxel-operator (blaxel.ai/BlaxelAgent, BlaxelFunction, ...).
 --
--- Install it in argocd-cm under the key `resource.customizations.health.blaxel.ai_BlaxelAgent`
+-- Install it in argocd-cm under one key per kind, `resource.customizations.health.blaxel.ai_<Kind>`
 -- (see examples/gitops/argocd-cm.yaml). Argo CD sets the global `obj` to the live resource and
 -- expects a table {status = ..., message = ...} back. Only the Lua base library is used: Argo CD
 -- runs health scripts without the string library unless useOpenLibs is set.
@@ -11,11 +11,24 @@
 --   Stalled=True                            -> Degraded     (DeployFailed, InvalidSpec, AlreadyExists,
 --                                                            Unauthorized)
 --   Ready=True                              -> Healthy
---   anything else                           -> Progressing  (Deploying, SecretNotFound, transient errors)
+--   anything else                           -> Progressing  (Deploying, SecretNotFound, ReferenceNotReady,
+--                                                            InUse, transient errors)
 --
 -- The message is the Ready condition's message whenever there is one.
 
 local hs = {}
+
+-- What each kind's messages call one (a test keeps this table equal to the operator's registry).
+local nouns = {
+  BlaxelAgent = "agent",
+  BlaxelFunction = "function",
+  BlaxelIntegrationConnection = "integration connection",
+  BlaxelJob = "job",
+  BlaxelModel = "model",
+  BlaxelPolicy = "policy",
+  BlaxelVolume = "volume",
+}
+local noun = nouns[obj.kind] or "resource"
 
 local function find_condition(conditions, condition_type)
   if type(conditions) ~= "table" then
@@ -60,7 +73,7 @@ end
 
 if type(status) ~= "table" then
   hs.status = "Progressing"
-  hs.message = "Waiting for blaxel-operator to reconcile the agent"
+  hs.message = "Waiting for blaxel-operator to reconcile the " .. noun
   return hs
 end
 
@@ -85,10 +98,10 @@ end
 
 if ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
-  hs.message = message_of(ready, "Agent is deployed")
+  hs.message = message_of(ready, "The " .. noun .. " is ready")
   return hs
 end
 
 hs.status = "Progressing"
-hs.message = message_of(ready, "Waiting for the agent to become ready")
+hs.message = message_of(ready, "Waiting for the " .. noun .. " to become ready")
 return hs

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from ..crdgen import PrinterColumn, Rule, crd
+from . import common
 from .base import (
     AtProvider,
     CamelModel,
@@ -21,7 +22,7 @@ from .base import (
     SecretRef,
     SecretValues,
 )
-from .deployable import deployment_readiness
+from .deployable import deployment_readiness, secret_envs_match
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 MAX_NAME_LENGTH = 49
@@ -120,31 +121,13 @@ class Trigger(CamelModel):
     configuration: TriggerConfiguration | None = None
 
 
-class Volume(CamelModel):
-    model_config = ConfigDict(
-        json_schema_extra=crd(
-            Rule(
-                "!has(self.type) || self.type != 'ephemeral' || has(self.sizeMb)",
-                "an ephemeral volume needs sizeMb",
-            )
-        )
-    )
-
-    name: str | None = None
-    mount_path: str | None = Field(default=None, pattern=r"^/", description="An absolute path.")
-    read_only: bool | None = None
-    type: Literal["persistent", "ephemeral"] | None = None
-    size_mb: int | None = Field(
-        default=None, ge=0, description="Size in MB of an ephemeral volume (ignored for persistent ones)."
-    )
-
-
 class BlaxelAgentSpec(CamelModel):
     """Desired state of the Blaxel agent.
 
     The Blaxel Agent object's fields (metadata.displayName/externalId/labels and its spec, same names, so
     that the spec of a `bl apply` manifest can be pasted in) plus the operator's own: agentName, workspace,
-    credentialsRef and deletionPolicy.
+    credentialsRef, deletionPolicy, and the references policyRefs and volumes[].volumeRef (resources of this
+    namespace, resolved to their Blaxel names).
     """
 
     model_config = ConfigDict(
@@ -220,11 +203,12 @@ class BlaxelAgentSpec(CamelModel):
     policies: list[str] | None = Field(
         default=None, description="Names of Blaxel policies applied to the agent."
     )
+    policy_refs: common.PolicyRefs = None
     repository: Repository | None = None
     revision: RevisionConfiguration | None = None
     runtime: Runtime | None = None
     triggers: list[Trigger] | None = Field(default=None, max_length=64)
-    volumes: list[Volume] | None = Field(default=None, max_length=32)
+    volumes: list[common.VolumeAttachment] | None = Field(default=None, max_length=32)
 
 
 class AgentAtProvider(AtProvider):
@@ -248,6 +232,7 @@ OPERATOR_FIELDS = {
     "displayName",
     "externalId",
     "labels",
+    "policyRefs",
 }
 
 
@@ -297,6 +282,7 @@ def build_payload(
         metadata["labels"] = labels
 
     body = spec.model_dump(by_alias=True, exclude_none=True, exclude=_operator_field_names())
+    common.apply_references(body, spec, refs)
     body["enabled"] = DEFAULT_ENABLED if spec.enabled is None else spec.enabled
     body["public"] = DEFAULT_PUBLIC if spec.public is None else spec.public
     runtime = body.get("runtime")
@@ -314,6 +300,7 @@ def _operator_field_names() -> set[str]:
         "display_name",
         "external_id",
         "labels",
+        "policy_refs",
     }
 
 
@@ -388,18 +375,6 @@ def readiness(remote: Mapping[str, Any], desired: Mapping[str, Any]) -> Readines
     return deployment_readiness(remote, desired, "agent")
 
 
-def secrets_match(unmasked: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    """Every secret env of the desired payload has the same value in the agent read with show_secrets
-    (compared in memory only, never logged or stored)."""
-
-    def secret_envs(obj: Mapping[str, Any]) -> dict[Any, Any]:
-        envs = ((obj.get("spec") or {}).get("runtime") or {}).get("envs") or []
-        return {e.get("name"): e.get("value") for e in envs if isinstance(e, dict) and e.get("secret")}
-
-    want = secret_envs(desired)
-    return bool(want) and secret_envs(unmasked) == want
-
-
 def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     """The agent's inference endpoint."""
     url = (remote.get("metadata") or {}).get("url")
@@ -415,6 +390,7 @@ KIND = Kind(
     noun="agent",
     parse_spec=parse_spec,
     secret_refs=secret_refs,
+    references=common.spec_references,
     build_payload=build_payload,
     comparable_desired=comparable_desired,
     comparable_observed=comparable_observed,
@@ -422,7 +398,7 @@ KIND = Kind(
     has_secret_values=has_secret_values,
     readiness=readiness,
     at_provider_extra=at_provider_extra,
-    secrets_match=secrets_match,
+    secrets_match=secret_envs_match,
     singular="blaxelagent",
     short_names=("bla", "blagent"),
     spec_model=BlaxelAgentSpec,

@@ -94,6 +94,21 @@ class StatusCondition(CamelModel):
     observed_generation: int | None = Field(default=None, json_schema_extra=crd(schema_format="int64"))
 
 
+class SecretsCheck(CamelModel):
+    """What reading the remote's secret values found, when they alone could differ from the spec (an
+    adopted object, or one found again after a restart between its creation and the status write)."""
+
+    result: Literal["Match", "Differ", "Unreadable"] = Field(
+        description=(
+            "Match: read (show_secrets) and equal to the spec, nothing written. Differ: read and different, "
+            "written. Unreadable: Blaxel did not show them (show_secrets needs the workspace admin role), "
+            "written once."
+        )
+    )
+    message: str | None = None
+    time: str | None = Field(default=None, json_schema_extra=crd(schema_format="date-time"))
+
+
 class ResourceStatus(CamelModel):
     """Observed state, written by blaxel-operator only."""
 
@@ -113,6 +128,10 @@ class ResourceStatus(CamelModel):
     )
     conditions: list[StatusCondition] | None = Field(default=None, json_schema_extra=crd(map_keys=["type"]))
     at_provider: AtProvider | None = None
+    secrets_check: SecretsCheck | None = Field(
+        default=None,
+        description="How the remote's secret values were last checked (values are never shown or stored).",
+    )
 
 
 @dataclass(frozen=True)
@@ -184,6 +203,9 @@ class Kind:
     # Deployables (agents, functions, models, jobs) redeploy on every write: right after one, a DEPLOYED
     # or FAILED left over from the previous deployment is not the answer yet.
     redeploys_on_write: bool = True
+    # (remote object) -> the part of it Blaxel's listings show, when they show only a projection (volumes:
+    # LiteVolume, no labels, no events). None: a listed object is the whole object.
+    list_shape: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     singular: str = ""
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = field(default=("blaxel",))
@@ -195,3 +217,9 @@ class Kind:
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}"
+
+    @property
+    def compares_secrets(self) -> bool:
+        """Whether the kind can compare secret values read with show_secrets (Blaxel documents the
+        parameter for agents, functions and jobs)."""
+        return self.secrets_match is not cannot_compare_secrets

@@ -16,9 +16,10 @@ import copy
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .base import CamelModel, Reference, ResolvedRefs, SecretRef, SecretValues
+from ..crdgen import OBJECT_VALIDATIONS, PrinterColumn
+from .base import AtProvider, CamelModel, Reference, ResolvedRefs, SecretRef, SecretValues
 
 # Blaxel's metadata.name: lowercase alphanumerics and hyphens, at most 49 characters, immutable.
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
@@ -101,6 +102,46 @@ def metadata_name_rule(alias: str, noun: str) -> dict[str, str]:
             f"at most {MAX_NAME_LENGTH} characters): set spec.{alias}"
         ),
     }
+
+
+def spec_rules(alias: str, noun: str, *rules: tuple[str, str]) -> dict[str, Any]:
+    """`json_schema_extra` of a kind's spec model: the name override's transition rule and the kind's own
+    `rules` on the spec, and the rule on metadata.name, which the CRD generator moves to the root."""
+    return {
+        **cel(*name_override_rules(alias), *rules),
+        OBJECT_VALIDATIONS: [metadata_name_rule(alias, noun)],
+    }
+
+
+# --------------------------------------------------------------------------- the CRD: status and columns
+
+
+def at_provider_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The camelCase names of a kind's own `status.atProvider` fields (beyond AtProvider's)."""
+    own = set(model.model_fields) - set(AtProvider.model_fields)
+    return frozenset(model.model_fields[name].alias or name for name in own)
+
+
+def printer_columns(
+    remote_header: str, *own: PrinterColumn, remote_status: bool = True
+) -> tuple[PrinterColumn, ...]:
+    """`kubectl get` columns, as for agents: READY, SYNCED, STATUS (Blaxel's, for kinds that have one), the
+    kind's `own` columns, then REASON and the remote name (`-o wide`), AGE."""
+    columns = [
+        PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        PrinterColumn("Synced", '.status.conditions[?(@.type=="Synced")].status'),
+    ]
+    if remote_status:
+        columns.append(
+            PrinterColumn("Status", ".status.atProvider.status", description="Remote Blaxel status")
+        )
+    columns += [
+        *own,
+        PrinterColumn("Reason", '.status.conditions[?(@.type=="Ready")].reason', priority=1),
+        PrinterColumn(remote_header, ".status.atProvider.name", priority=1),
+        PrinterColumn("Age", ".metadata.creationTimestamp", type="date"),
+    ]
+    return tuple(columns)
 
 
 class SpecBase(CamelModel):
@@ -292,39 +333,43 @@ class Flavor(CamelModel):
 
 class VolumeAttachment(CamelModel):
     """Blaxel's VolumeAttachment (agents), plus volumeRef: a BlaxelVolume of this namespace instead of
-    `name` for a persistent volume."""
+    `name` for a persistent volume. Only what Blaxel states is enforced (an ephemeral volume needs sizeMb;
+    sizeMb is ignored for persistent ones), so that every agent Blaxel accepts can be imported."""
 
     model_config = ConfigDict(
         json_schema_extra=cel(
-            ("has(self.name) != has(self.volumeRef)", "a volume sets either name or volumeRef"),
+            ("!(has(self.name) && has(self.volumeRef))", "a volume sets either name or volumeRef, not both"),
             (
                 "!has(self.volumeRef) || !has(self.type) || self.type == 'persistent'",
                 "volumeRef names a persistent volume",
             ),
             (
-                "!has(self.sizeMb) || (has(self.type) && self.type == 'ephemeral')",
-                "sizeMb applies to ephemeral volumes only",
+                "!has(self.type) || self.type != 'ephemeral' || has(self.sizeMb)",
+                "an ephemeral volume needs sizeMb",
             ),
         )
     )
 
-    mount_path: str = Field(max_length=1024, pattern=r"^/.*")
-    name: str | None = Field(default=None, min_length=1, max_length=63)
+    name: str | None = None
+    mount_path: str | None = Field(default=None, pattern=r"^/", description="An absolute path.")
     read_only: bool | None = None
-    size_mb: int | None = Field(default=None, ge=1, description="Ephemeral volumes only.")
-    type: Literal["persistent", "ephemeral"] | None = Field(default=None, description="Default persistent.")
+    type: Literal["persistent", "ephemeral"] | None = None
+    size_mb: int | None = Field(
+        default=None, ge=0, description="Size in MB of an ephemeral volume (ignored for persistent ones)."
+    )
     volume_ref: LocalObjectReference | None = Field(
-        default=None, description="A BlaxelVolume in this namespace; its Blaxel name goes into `name`."
+        default=None,
+        description="A BlaxelVolume in this namespace instead of name; its Blaxel name goes into name.",
     )
 
     @model_validator(mode="after")
     def _name_or_ref(self) -> VolumeAttachment:
-        if (self.name is None) == (self.volume_ref is None):
-            raise ValueError("a volume sets either name or volumeRef")
+        if self.name is not None and self.volume_ref is not None:
+            raise ValueError("a volume sets either name or volumeRef, not both")
         if self.volume_ref is not None and self.type not in (None, "persistent"):
             raise ValueError("volumeRef names a persistent volume")
-        if self.size_mb is not None and self.type != "ephemeral":
-            raise ValueError("sizeMb applies to ephemeral volumes only")
+        if self.type == "ephemeral" and self.size_mb is None:
+            raise ValueError("an ephemeral volume needs sizeMb")
         return self
 
 
@@ -489,6 +534,52 @@ def apply_references(body: dict[str, Any], spec: Any, refs: ResolvedRefs | None)
                 item["name"] = remote_name_of(
                     Reference(VOLUME_KIND, local.name, f"volumes[{index}].volumeRef"), refs
                 )
+
+
+def name_references(
+    spec: dict[str, Any], properties: Mapping[str, Any], present: Callable[[str, str], bool]
+) -> list[str]:
+    """The inverse of `apply_references`, for the tools that write manifests: names in Blaxel's own fields
+    (`policies`, `integrationConnections`, a persistent volume's `name`) that are resources of this set of
+    manifests (`present(kind, name)`) become references (`policyRefs`, `integrationConnectionRefs`,
+    `volumeRef`), where the kind's CRD (its spec `properties`) has the reference field. `spec` is changed
+    in place; returns what was changed, as `path: name -> reference field`."""
+    changed: list[str] = []
+    for field, ref_field, kind in (
+        ("policies", "policyRefs", POLICY_KIND),
+        ("integrationConnections", "integrationConnectionRefs", CONNECTION_KIND),
+    ):
+        names = spec.get(field)
+        if ref_field not in properties or not isinstance(names, list):
+            continue
+        linked = [n for n in names if isinstance(n, str) and present(kind, n)]
+        if not linked:
+            continue
+        refs = list(spec.get(ref_field) or [])
+        for name in linked:
+            if {"name": name} not in refs:
+                refs.append({"name": name})
+            changed.append(f"spec.{field}: {name} -> spec.{ref_field}")
+        spec[ref_field] = refs
+        rest = [n for n in names if n not in linked]
+        if rest:
+            spec[field] = rest
+        else:
+            del spec[field]
+    volume_props = ((properties.get("volumes") or {}).get("items") or {}).get("properties") or {}
+    volumes = spec.get("volumes")
+    if "volumeRef" in volume_props and isinstance(volumes, list):
+        for index, item in enumerate(volumes):
+            if not isinstance(item, dict) or item.get("type", "persistent") != "persistent":
+                continue
+            volume_name = item.get("name")
+            if isinstance(volume_name, str) and present(VOLUME_KIND, volume_name):
+                attachment = {k: v for k, v in item.items() if k != "name"}
+                volumes[index] = {"volumeRef": {"name": volume_name}, **attachment}
+                changed.append(
+                    f"spec.volumes[{index}].name: {volume_name} -> spec.volumes[{index}].volumeRef"
+                )
+    return changed
 
 
 # --------------------------------------------------------------------------- comparison

@@ -1,4 +1,5 @@
-"""Readiness of deployable kinds (agents, functions, models, jobs): Blaxel's deployment statuses.
+"""Readiness of deployable kinds (agents, functions, models, jobs): Blaxel's deployment statuses; and the
+comparison of their secret env values read with show_secrets.
 
 Blaxel's `status` is an open set of strings: anything not named here counts as in progress.
 """
@@ -43,3 +44,15 @@ def deployment_readiness(remote: Mapping[str, Any], desired: Mapping[str, Any], 
     if status in (DEACTIVATED, ARCHIVED):
         return Readiness(Phase.UNAVAILABLE, "Unavailable", f"{noun} {name} is {status}")
     return Readiness(Phase.PROGRESSING, "Deploying", f"{noun} {name} is {status or 'pending'}")
+
+
+def secret_envs_match(unmasked: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Every secret env of the desired payload has the same value in the object read with show_secrets
+    (compared in memory only, never logged or stored)."""
+
+    def secret_envs(obj: Mapping[str, Any]) -> dict[Any, Any]:
+        envs = ((obj.get("spec") or {}).get("runtime") or {}).get("envs") or []
+        return {e.get("name"): e.get("value") for e in envs if isinstance(e, dict) and e.get("secret")}
+
+    want = secret_envs(desired)
+    return bool(want) and secret_envs(unmasked) == want

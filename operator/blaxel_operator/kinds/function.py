@@ -7,8 +7,18 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
+from ..crdgen import PrinterColumn
 from . import common
-from .base import Kind, Readiness, Reference, ResolvedRefs, SecretRef, SecretValues
+from .base import (
+    AtProvider,
+    Kind,
+    Readiness,
+    Reference,
+    ResolvedRefs,
+    ResourceStatus,
+    SecretRef,
+    SecretValues,
+)
 from .common import (
     ConnectionNames,
     ConnectionRefs,
@@ -19,9 +29,8 @@ from .common import (
     ScaledRuntime,
     SpecBase,
     Trigger,
-    cel,
 )
-from .deployable import deployment_readiness
+from .deployable import deployment_readiness, secret_envs_match
 
 NOUN = "function"
 NAME_FIELD = "functionName"
@@ -38,8 +47,9 @@ class BlaxelFunctionSpec(SpecBase):
     """spec of a BlaxelFunction: the Blaxel function's fields plus the operator's own."""
 
     model_config = ConfigDict(
-        json_schema_extra=cel(
-            *common.name_override_rules(NAME_FIELD),
+        json_schema_extra=common.spec_rules(
+            NAME_FIELD,
+            NOUN,
             (
                 "!has(self.public) || !self.public || !has(self.runtime) || !has(self.runtime.generation) "
                 "|| self.runtime.generation == 'mk3'",
@@ -101,10 +111,12 @@ def build_payload(
     extra_labels: Mapping[str, str],
     refs: ResolvedRefs | None = None,
 ) -> dict[str, Any]:
-    """The Blaxel Function payload for POST/PUT: only the fields that are set."""
+    """The Blaxel Function payload for POST/PUT: the fields that are set, and the defaults that are compared
+    (DEFAULTS): were Blaxel's PUT to merge, a field left out would keep an out-of-band value for good."""
     body = common.spec_body(spec, spec.NOT_IN_BLAXEL_SPEC)
     common.fill_envs(body, spec.runtime, secrets)
     common.apply_references(body, spec, refs)
+    common.fill_defaults(body, DEFAULTS)
     return {"metadata": common.metadata_payload(spec, name, extra_labels), "spec": body}
 
 
@@ -129,8 +141,19 @@ def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     return common.url_extra(remote)
 
 
-# status.atProvider fields beyond the common ones (for the CRD).
-AT_PROVIDER_SCHEMA: dict[str, Any] = {"url": {"type": "string"}}
+class FunctionAtProvider(AtProvider):
+    """The remote function as Blaxel reports it."""
+
+    url: str | None = Field(default=None, description="The function's MCP endpoint.")
+
+
+class BlaxelFunctionStatus(ResourceStatus):
+    """Observed state, written by blaxel-operator only."""
+
+    at_provider: FunctionAtProvider | None = None
+
+
+AT_PROVIDER_FIELDS = common.at_provider_fields(FunctionAtProvider)
 
 KIND = Kind(
     kind="BlaxelFunction",
@@ -146,6 +169,7 @@ KIND = Kind(
     comparable_observed=comparable_observed,
     readiness=readiness,
     has_secret_values=has_secret_values,
+    secrets_match=secret_envs_match,
     secret_refs=secret_refs,
     references=references,
     at_provider_extra=at_provider_extra,
@@ -153,4 +177,6 @@ KIND = Kind(
     singular="blaxelfunction",
     short_names=("blfn",),
     spec_model=BlaxelFunctionSpec,
+    status_model=BlaxelFunctionStatus,
+    printer_columns=common.printer_columns("Function", PrinterColumn("URL", ".status.atProvider.url")),
 )

@@ -13,9 +13,21 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field
 
+from ..crdgen import PrinterColumn
 from . import common
-from .base import CamelModel, Kind, Phase, Readiness, ResolvedRefs, SecretRef, SecretValues, no_references
-from .common import EnvSource, SpecBase, cel
+from .base import (
+    AtProvider,
+    CamelModel,
+    Kind,
+    Phase,
+    Readiness,
+    ResolvedRefs,
+    ResourceStatus,
+    SecretRef,
+    SecretValues,
+    no_references,
+)
+from .common import EnvSource, SpecBase
 
 NOUN = "integration connection"
 NAME_FIELD = "connectionName"
@@ -32,7 +44,7 @@ class SecretValueSource(CamelModel):
 class BlaxelIntegrationConnectionSpec(SpecBase):
     """spec of a BlaxelIntegrationConnection: the Blaxel connection's fields plus the operator's own."""
 
-    model_config = ConfigDict(json_schema_extra=cel(*common.name_override_rules(NAME_FIELD)))
+    model_config = ConfigDict(json_schema_extra=common.spec_rules(NAME_FIELD, NOUN))
 
     connection_name: str | None = common.remote_name_field(NAME_FIELD, NOUN)
     config: dict[str, str] | None = Field(
@@ -134,7 +146,19 @@ def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     return {"integration": integration} if integration else {}
 
 
-AT_PROVIDER_SCHEMA: dict[str, Any] = {"integration": {"type": "string"}}
+class IntegrationConnectionAtProvider(AtProvider):
+    """The remote connection as Blaxel reports it."""
+
+    integration: str | None = Field(default=None, description="The provider, e.g. openai.")
+
+
+class BlaxelIntegrationConnectionStatus(ResourceStatus):
+    """Observed state, written by blaxel-operator only."""
+
+    at_provider: IntegrationConnectionAtProvider | None = None
+
+
+AT_PROVIDER_FIELDS = common.at_provider_fields(IntegrationConnectionAtProvider)
 
 KIND = Kind(
     kind="BlaxelIntegrationConnection",
@@ -157,4 +181,11 @@ KIND = Kind(
     singular="blaxelintegrationconnection",
     short_names=("blconn",),
     spec_model=BlaxelIntegrationConnectionSpec,
+    status_model=BlaxelIntegrationConnectionStatus,
+    # a connection has no status on Blaxel: no STATUS column
+    printer_columns=common.printer_columns(
+        "Connection",
+        PrinterColumn("Integration", ".status.atProvider.integration"),
+        remote_status=False,
+    ),
 )

@@ -7,10 +7,21 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
+from ..crdgen import PrinterColumn
 from . import common
-from .base import CamelModel, Kind, Readiness, Reference, ResolvedRefs, SecretRef, SecretValues
-from .common import PolicyNames, PolicyRefs, Port, RevisionConfiguration, RuntimeBase, SpecBase, Trigger, cel
-from .deployable import deployment_readiness
+from .base import (
+    AtProvider,
+    CamelModel,
+    Kind,
+    Readiness,
+    Reference,
+    ResolvedRefs,
+    ResourceStatus,
+    SecretRef,
+    SecretValues,
+)
+from .common import PolicyNames, PolicyRefs, Port, RevisionConfiguration, RuntimeBase, SpecBase, Trigger
+from .deployable import deployment_readiness, secret_envs_match
 
 NOUN = "job"
 NAME_FIELD = "jobName"
@@ -45,7 +56,7 @@ class JobVolume(CamelModel):
 class BlaxelJobSpec(SpecBase):
     """spec of a BlaxelJob: the Blaxel job's fields plus the operator's own."""
 
-    model_config = ConfigDict(json_schema_extra=cel(*common.name_override_rules(NAME_FIELD)))
+    model_config = ConfigDict(json_schema_extra=common.spec_rules(NAME_FIELD, NOUN))
 
     job_name: str | None = common.remote_name_field(NAME_FIELD, NOUN)
     enabled: bool | None = Field(default=None, description="When false no new execution can be triggered.")
@@ -95,10 +106,12 @@ def build_payload(
     extra_labels: Mapping[str, str],
     refs: ResolvedRefs | None = None,
 ) -> dict[str, Any]:
-    """The Blaxel Job payload for POST/PUT: only the fields that are set."""
+    """The Blaxel Job payload for POST/PUT: the fields that are set, and the defaults that are compared
+    (DEFAULTS): were Blaxel's PUT to merge, a field left out would keep an out-of-band value for good."""
     body = common.spec_body(spec, spec.NOT_IN_BLAXEL_SPEC)
     common.fill_envs(body, spec.runtime, secrets)
     common.apply_references(body, spec, refs)
+    common.fill_defaults(body, DEFAULTS)
     return {"metadata": common.metadata_payload(spec, name, extra_labels), "spec": body}
 
 
@@ -124,7 +137,19 @@ def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     return common.url_extra(remote)
 
 
-AT_PROVIDER_SCHEMA: dict[str, Any] = {"url": {"type": "string"}}
+class JobAtProvider(AtProvider):
+    """The remote job as Blaxel reports it."""
+
+    url: str | None = Field(default=None, description="The job's endpoint, when Blaxel gives one.")
+
+
+class BlaxelJobStatus(ResourceStatus):
+    """Observed state, written by blaxel-operator only."""
+
+    at_provider: JobAtProvider | None = None
+
+
+AT_PROVIDER_FIELDS = common.at_provider_fields(JobAtProvider)
 
 KIND = Kind(
     kind="BlaxelJob",
@@ -140,6 +165,7 @@ KIND = Kind(
     comparable_observed=comparable_observed,
     readiness=readiness,
     has_secret_values=has_secret_values,
+    secrets_match=secret_envs_match,
     secret_refs=secret_refs,
     references=references,
     at_provider_extra=at_provider_extra,
@@ -147,4 +173,6 @@ KIND = Kind(
     singular="blaxeljob",
     short_names=("bljob",),
     spec_model=BlaxelJobSpec,
+    status_model=BlaxelJobStatus,
+    printer_columns=common.printer_columns("Job", PrinterColumn("URL", ".status.atProvider.url")),
 )

@@ -7,9 +7,20 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
+from ..crdgen import PrinterColumn
 from . import common
-from .base import CamelModel, Kind, Readiness, Reference, ResolvedRefs, SecretValues, no_secrets
-from .common import ConnectionNames, ConnectionRefs, Flavor, PolicyNames, PolicyRefs, SpecBase, cel
+from .base import (
+    AtProvider,
+    CamelModel,
+    Kind,
+    Readiness,
+    Reference,
+    ResolvedRefs,
+    ResourceStatus,
+    SecretValues,
+    no_secrets,
+)
+from .common import ConnectionNames, ConnectionRefs, Flavor, PolicyNames, PolicyRefs, SpecBase
 from .deployable import deployment_readiness
 
 NOUN = "model"
@@ -43,7 +54,7 @@ class ModelRuntime(CamelModel):
     endpoint_name: str | None = Field(
         default=None, max_length=256, description="Provider-specific endpoint name."
     )
-    generation: Literal["mk3", "mk2"] | None = Field(
+    generation: Literal["mk2", "mk3"] | None = Field(
         default=None,
         description="Empty (default) uses the classic path; mk3 deploys through the model-gateway.",
     )
@@ -58,9 +69,7 @@ class BlaxelModelSpec(SpecBase):
     """spec of a BlaxelModel: the Blaxel model's fields plus the operator's own."""
 
     # `model_name` is the kind's name override, not pydantic's namespace
-    model_config = ConfigDict(
-        protected_namespaces=(), json_schema_extra=cel(*common.name_override_rules(NAME_FIELD))
-    )
+    model_config = ConfigDict(protected_namespaces=(), json_schema_extra=common.spec_rules(NAME_FIELD, NOUN))
 
     model_name: str | None = common.remote_name_field(NAME_FIELD, NOUN)
     enabled: bool | None = Field(default=None, description="When false the endpoint accepts no requests.")
@@ -103,9 +112,11 @@ def build_payload(
     extra_labels: Mapping[str, str],
     refs: ResolvedRefs | None = None,
 ) -> dict[str, Any]:
-    """The Blaxel Model payload for POST/PUT: only the fields that are set."""
+    """The Blaxel Model payload for POST/PUT: the fields that are set, and the defaults that are compared
+    (DEFAULTS): were Blaxel's PUT to merge, a field left out would keep an out-of-band value for good."""
     body = common.spec_body(spec, spec.NOT_IN_BLAXEL_SPEC)
     common.apply_references(body, spec, refs)
+    common.fill_defaults(body, DEFAULTS)
     return {"metadata": common.metadata_payload(spec, name, extra_labels), "spec": body}
 
 
@@ -131,7 +142,19 @@ def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     return common.url_extra(remote)
 
 
-AT_PROVIDER_SCHEMA: dict[str, Any] = {"url": {"type": "string"}}
+class ModelAtProvider(AtProvider):
+    """The remote model as Blaxel reports it."""
+
+    url: str | None = Field(default=None, description="The model's inference endpoint.")
+
+
+class BlaxelModelStatus(ResourceStatus):
+    """Observed state, written by blaxel-operator only."""
+
+    at_provider: ModelAtProvider | None = None
+
+
+AT_PROVIDER_FIELDS = common.at_provider_fields(ModelAtProvider)
 
 KIND = Kind(
     kind="BlaxelModel",
@@ -154,4 +177,6 @@ KIND = Kind(
     singular="blaxelmodel",
     short_names=("blmodel",),
     spec_model=BlaxelModelSpec,
+    status_model=BlaxelModelStatus,
+    printer_columns=common.printer_columns("Model", PrinterColumn("URL", ".status.atProvider.url")),
 )

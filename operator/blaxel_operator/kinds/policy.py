@@ -11,9 +11,21 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
+from ..crdgen import PrinterColumn
 from . import common
-from .base import CamelModel, Kind, Phase, Readiness, ResolvedRefs, SecretValues, no_references, no_secrets
-from .common import Flavor, SpecBase, cel
+from .base import (
+    AtProvider,
+    CamelModel,
+    Kind,
+    Phase,
+    Readiness,
+    ResolvedRefs,
+    ResourceStatus,
+    SecretValues,
+    no_references,
+    no_secrets,
+)
+from .common import Flavor, SpecBase
 
 NOUN = "policy"
 NAME_FIELD = "policyName"
@@ -39,7 +51,7 @@ PolicyResourceType = Literal["model", "function", "agent", "sandbox", "applicati
 class BlaxelPolicySpec(SpecBase):
     """spec of a BlaxelPolicy: the Blaxel policy's fields plus the operator's own."""
 
-    model_config = ConfigDict(json_schema_extra=cel(*common.name_override_rules(NAME_FIELD)))
+    model_config = ConfigDict(json_schema_extra=common.spec_rules(NAME_FIELD, NOUN))
 
     policy_name: str | None = common.remote_name_field(NAME_FIELD, NOUN)
     flavors: list[Flavor] | None = Field(
@@ -120,10 +132,22 @@ def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     return extra
 
 
-AT_PROVIDER_SCHEMA: dict[str, Any] = {
-    "policyType": {"type": "string"},
-    "usage": {"type": "object", "additionalProperties": {"type": "integer"}},
-}
+class PolicyAtProvider(AtProvider):
+    """The remote policy as Blaxel reports it."""
+
+    policy_type: str | None = Field(default=None, description="location, flavor or maxToken.")
+    usage: dict[str, int] | None = Field(
+        default=None, description="How many resources of each kind use the policy, when Blaxel says."
+    )
+
+
+class BlaxelPolicyStatus(ResourceStatus):
+    """Observed state, written by blaxel-operator only."""
+
+    at_provider: PolicyAtProvider | None = None
+
+
+AT_PROVIDER_FIELDS = common.at_provider_fields(PolicyAtProvider)
 
 KIND = Kind(
     kind="BlaxelPolicy",
@@ -146,4 +170,9 @@ KIND = Kind(
     singular="blaxelpolicy",
     short_names=("blpol",),
     spec_model=BlaxelPolicySpec,
+    status_model=BlaxelPolicyStatus,
+    # a policy has no status on Blaxel: no STATUS column
+    printer_columns=common.printer_columns(
+        "Policy", PrinterColumn("Type", ".status.atProvider.policyType"), remote_status=False
+    ),
 )

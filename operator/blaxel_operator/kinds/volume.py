@@ -12,8 +12,19 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field
 
+from ..crdgen import PrinterColumn
 from . import common
-from .base import Kind, Phase, Readiness, ResolvedRefs, SecretValues, no_references, no_secrets
+from .base import (
+    AtProvider,
+    Kind,
+    Phase,
+    Readiness,
+    ResolvedRefs,
+    ResourceStatus,
+    SecretValues,
+    no_references,
+    no_secrets,
+)
 from .common import SpecBase, cel
 
 NOUN = "volume"
@@ -31,8 +42,9 @@ class BlaxelVolumeSpec(SpecBase):
     """spec of a BlaxelVolume: the Blaxel volume's fields plus the operator's own."""
 
     model_config = ConfigDict(
-        json_schema_extra=cel(
-            *common.name_override_rules(NAME_FIELD),
+        json_schema_extra=common.spec_rules(
+            NAME_FIELD,
+            NOUN,
             (
                 "has(self.region) == has(oldSelf.region)",
                 "spec.region is immutable: it cannot be added or removed",
@@ -149,12 +161,41 @@ def at_provider_extra(remote: Mapping[str, Any]) -> dict[str, Any]:
     return extra
 
 
-AT_PROVIDER_SCHEMA: dict[str, Any] = {
-    "size": {"type": "integer", "description": "Capacity in MB."},
-    "region": {"type": "string"},
-    "attachedTo": {"type": "string", "description": 'What uses the volume, "type:name".'},
-    "terminatedAt": {"type": "string"},
-}
+# What a volume listing shows of each volume (LiteVolume, from API version 2026-04-28).
+LITE_METADATA = ("name", "displayName", "externalId", "createdAt", "updatedAt")
+LITE_SPEC = ("region", "size")
+
+
+def list_shape(remote: Mapping[str, Any]) -> dict[str, Any]:
+    """A volume as the listing shows it (LiteVolume): no labels, no events, only region and size."""
+    metadata = remote.get("metadata") or {}
+    spec = remote.get("spec") or {}
+    shape: dict[str, Any] = {
+        "metadata": {k: metadata[k] for k in LITE_METADATA if k in metadata},
+        "spec": {k: spec[k] for k in LITE_SPEC if k in spec},
+    }
+    for key in ("state", "status", "terminatedAt"):
+        if key in remote:
+            shape[key] = remote[key]
+    return shape
+
+
+class VolumeAtProvider(AtProvider):
+    """The remote volume as Blaxel reports it."""
+
+    size: int | None = Field(default=None, description="Capacity in MB.")
+    region: str | None = None
+    attached_to: str | None = Field(default=None, description='What uses the volume, "type:name".')
+    terminated_at: str | None = None
+
+
+class BlaxelVolumeStatus(ResourceStatus):
+    """Observed state, written by blaxel-operator only."""
+
+    at_provider: VolumeAtProvider | None = None
+
+
+AT_PROVIDER_FIELDS = common.at_provider_fields(VolumeAtProvider)
 
 KIND = Kind(
     kind="BlaxelVolume",
@@ -175,7 +216,14 @@ KIND = Kind(
     at_provider_extra=at_provider_extra,
     # a resize is no redeployment: a status read right after a write is current
     redeploys_on_write=False,
+    list_shape=list_shape,
     singular="blaxelvolume",
     short_names=("blvol",),
     spec_model=BlaxelVolumeSpec,
+    status_model=BlaxelVolumeStatus,
+    printer_columns=common.printer_columns(
+        "Volume",
+        PrinterColumn("Size", ".status.atProvider.size", type="integer", description="Capacity in MB"),
+        PrinterColumn("Region", ".status.atProvider.region", priority=1),
+    ),
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..blaxel.client import ExternalClient
-from ..blaxel.errors import Conflict, Invalid, NotFound, Unauthorized
+from ..blaxel.errors import Conflict, Invalid, MalformedWriteAnswer, NotFound, Unauthorized
 from ..config import OperatorConfig
 from ..core import decide as dec
 from ..core.conditions import READY, find
@@ -36,6 +36,7 @@ class Converged:
     rejected: bool = False
     events: list[Event] = field(default_factory=list)
     retry_after: float | None = None
+    secrets_check: dec.SecretsCheck | None = None  # what reading the remote's secret values found
 
     @staticmethod
     def failed(problem: Problem, message: str, retry_after: float | None = None) -> Converged:
@@ -140,17 +141,14 @@ class Converger:
             return replace(seen, problem=Problem.INVALID_SPEC, message=decision.message, rejected=True)
         if action is dec.Action.WAIT:
             return replace(seen, message=decision.message)
-        if decision.write and desired.has_secrets and not decision.drift and remote is not None:
+        checked: dec.SecretsCheck | None = None
+        if decision.write and decision.secrets_unknown_only and remote is not None:
             # Only the secret values are unknown (masked): read them where the key may, and write
             # nothing if they match (a PUT would redeploy a running object).
-            checked = await self.check_secrets(body, resolved, previous, policies, force)
-            if checked is not None:
-                decision = checked
-                if not decision.write:
-                    how = "secret values compared: they match, not redeployed"
-                    return replace(
-                        seen, applied=True, events=events_for_settled(decision, noun, desired.name, how)
-                    )
+            decision, checked = await self.check_secrets(body, resolved, previous, policies, force, decision)
+            if checked is not None and not decision.write:
+                events = events_for_settled(decision, noun, desired.name, checked.message)
+                return replace(seen, applied=True, events=events, secrets_check=checked)
         if not decision.write:
             return replace(seen, applied=True, events=events_for_settled(decision, noun, desired.name))
         try:
@@ -176,12 +174,23 @@ class Converger:
             return replace(
                 seen, problem=Problem.INVALID_SPEC, message=f"Blaxel rejected the spec: {exc}", rejected=True
             )
+        except MalformedWriteAnswer as exc:
+            # Accepted, so applied: the next reconcile observes instead of writing it again.
+            return Converged(
+                applied=True,
+                applied_now=True,
+                problem=Problem.MALFORMED_RESPONSE,
+                message=f"Blaxel accepted the write but answered something unexpected: {exc}",
+                events=events_for_write(decision, noun, desired.name, checked.message if checked else ""),
+                secrets_check=checked,
+            )
         return Converged(
             remote=written,
             remote_known=True,
             applied=True,
             applied_now=True,
-            events=events_for_write(decision, noun, desired.name),
+            events=events_for_write(decision, noun, desired.name, checked.message if checked else ""),
+            secrets_check=checked,
         )
 
     async def check_secrets(
@@ -191,12 +200,21 @@ class Converger:
         previous: Mapping[str, Any],
         policies: dec.Policies,
         force: bool,
-    ) -> dec.Decision | None:
-        """Decide again with the real secret values; None when the key may not read them (403)."""
+        decision: dec.Decision,
+    ) -> tuple[dec.Decision, dec.SecretsCheck | None]:
+        """The decision again with the real secret values, where the key may read them, and what was
+        found. The values are compared in memory only: never logged, stored or put in a message."""
+        if not self.kind.compares_secrets:
+            why = f"Blaxel does not show the secret values of the {self.kind.noun}"
+            return decision, dec.secrets_unreadable(why)
         try:
             unmasked = await self.external.observe(resolved.creds, resolved.desired.name, show_secrets=True)
-        except Unauthorized:
-            return None
-        if unmasked is None or not self.kind.secrets_match(unmasked, resolved.desired.payload):
-            return None
-        return self.decide(body, resolved, unmasked, previous, policies, force, secrets_match=True)
+        except Unauthorized:  # 403: show_secrets needs the workspace admin role
+            why = "Blaxel refused show_secrets: it needs an API key with the workspace admin role"
+            return decision, dec.secrets_unreadable(why)
+        if unmasked is None:  # gone in between: the write recreates it
+            return decision, None
+        if not self.kind.secrets_match(unmasked, resolved.desired.payload):
+            return decision, dec.SECRETS_DIFFER
+        redecided = self.decide(body, resolved, unmasked, previous, policies, force, secrets_match=True)
+        return redecided, (None if redecided.write else dec.SECRETS_MATCH)

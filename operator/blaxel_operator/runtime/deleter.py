@@ -86,19 +86,18 @@ class Deleter:
         try:
             spec = parse(self.kind, body)
             name = self.kind.remote_name(spec, str(meta.get("name") or ""))
-            try:
-                creds = await self.inputs.credentials(str(meta.get("namespace") or ""), spec)
-            except InputProblem:
-                if state.last_credentials is None:
-                    raise
-                creds = state.last_credentials  # e.g. its Secret went first in a namespace deletion
         except InputProblem as exc:
             return self.cannot(created, state, exc.message, escape)
-        except (KubeError, aiohttp.ClientError, TimeoutError) as exc:
-            return self.cannot(created, state, f"Kubernetes API: {exc}", escape)
-        # Delete where the object was made, even if the workspace setting changed since.
-        creds = Credentials(creds.api_key, at_provider.get("workspace") or creds.workspace)
         try:
+            try:
+                # may ask Blaxel for the key's workspace: a refused key is handled as for the deletion
+                creds = await self.credentials(str(meta.get("namespace") or ""), spec, state)
+            except InputProblem as exc:
+                return self.cannot(created, state, exc.message, escape)
+            except (KubeError, aiohttp.ClientError, TimeoutError) as exc:
+                return self.cannot(created, state, f"Kubernetes API: {exc}", escape)
+            # Delete where the object was made, even if the workspace setting changed since.
+            creds = Credentials(creds.api_key, at_provider.get("workspace") or creds.workspace)
             return await self.delete_remote(body, state, name, creds)
         except Unauthorized as exc:
             if not created:
@@ -114,6 +113,14 @@ class Deleter:
                 Problem.TRANSIENT, state.pacing.failures, exc.retry_after, jitter=random.uniform(0.8, 1.2)
             )
             return Deletion(False, delay, f"deleting {noun} {name} failed: {exc}")
+
+    async def credentials(self, namespace: str, spec: Any, state: ObjectState) -> Credentials:
+        try:
+            return await self.inputs.credentials(namespace, spec)
+        except InputProblem:
+            if state.last_credentials is None:
+                raise
+            return state.last_credentials  # e.g. its Secret went first in a namespace deletion
 
     def cannot(self, created: bool, state: ObjectState, why: str, escape: str) -> Deletion:
         if not created:

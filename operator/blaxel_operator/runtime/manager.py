@@ -15,13 +15,14 @@ from typing import Any, Protocol
 from .. import __version__
 from ..blaxel.client import BlaxelApi, ExternalClient
 from ..config import OperatorConfig
-from ..core.conditions import READY, Condition, merge_conditions
+from ..core.conditions import READY, Condition, set_condition
 from ..core.decide import FINALIZER, stale_finalizers
 from ..core.events import Event
 from ..core.schedule import TRANSITIONAL_PATIENCE
 from ..core.status import iso
 from ..kinds.base import Kind
 from ..kubeapi import KubeApi
+from ..kubelogin import KubeLogin
 from .deleter import Deleter, Deletion
 from .gauges import forget
 from .inputs import InputProblem, InputResolver, parse
@@ -63,10 +64,6 @@ class KindParts:
     status: StatusWriter
 
 
-class NotLoggedIn(Exception):
-    pass
-
-
 class Runtime:
     def __init__(
         self, config: OperatorConfig, kinds: tuple[Kind, ...] | list[Kind], post: EventPoster
@@ -82,7 +79,8 @@ class Runtime:
             api_version=config.api_version,
             user_agent=user_agent(config),
         )
-        self.kube: KubeApi | None = None
+        self.kube_login = KubeLogin()  # Kopf's login handler and KubeApi share it
+        self.kube = KubeApi(self.kube_login)
         self.finalizer = config.finalizer
         self.states: dict[Key, ObjectState] = {}
         self.group_keys: dict[tuple[str, str, str], GroupKey] = {}  # (kind, API key, workspace) -> key
@@ -114,21 +112,12 @@ class Runtime:
 
     # ---- edges the units see (Kubernetes through the current login) ----------------------------------
 
-    def set_kube(self, kube: KubeApi) -> None:
-        old, self.kube = self.kube, kube
-        if old is not None:
-            self.spawn(old.close())
-
     async def get_secret(self, namespace: str, name: str) -> Mapping[str, str] | None:
-        if self.kube is None:
-            raise NotLoggedIn("not logged in to Kubernetes yet")
         return await self.kube.get_secret(namespace, name)
 
     async def patch_status(
         self, group: str, version: str, plural: str, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> dict[str, Any] | None:
-        if self.kube is None:
-            raise NotLoggedIn("not logged in to Kubernetes yet")
         return await self.kube.patch_status(group, version, plural, namespace, name, patch)
 
     def post_event(self, body: Mapping[str, Any], event: Event) -> None:
@@ -140,6 +129,23 @@ class Runtime:
         task.add_done_callback(self._tasks.discard)
 
     # ---- the watch: every event of every object ------------------------------------------------------
+
+    def observe(self, kind: Kind, body: Mapping[str, Any]) -> None:
+        """Record what an object (of any shard) is and what it references, before any handler sees it."""
+        key = key_of(kind.kind, body)
+        state = self.states.get(key)
+        generation = (body.get("metadata") or {}).get("generation")
+        spec: Any = UNCHANGED
+        # what it references changes only with its spec (its generation): parsed again only then
+        if state is None or state.trigger is None or state.trigger[0] != generation:
+            try:
+                spec = parse(kind, body)
+            except InputProblem:
+                spec = None  # reported by its reconcile
+        self.index.observe(kind, key, body, spec)
+
+    def forget(self, kind: Kind, body: Mapping[str, Any]) -> None:
+        self.index.forget(key_of(kind.kind, body))
 
     def seen(self, kind: Kind, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = key_of(kind.kind, body)
@@ -154,14 +160,6 @@ class Runtime:
         if state.status_cache is not None and kept["status"] == unpack(state.status_cache):
             state.status_cache = None  # our write is delivered: the body is the truth again
         trigger = trigger_of(body, self.finalizer)
-        spec_changed = state.trigger is None or trigger[0] != state.trigger[0]
-        spec: Any = UNCHANGED
-        if spec_changed:  # what it references can only change with its spec (its generation)
-            try:
-                spec = parse(kind, kept)
-            except InputProblem:
-                spec = None  # reported by its reconcile
-        self.index.observe(kind, key, kept, spec)
         if trigger != state.trigger:
             state.trigger = trigger
             self.queue.add(key, 0)
@@ -226,8 +224,6 @@ class Runtime:
             result = await self.delete(parts.kind, body)
             if not result.done:
                 return max(1.0, result.delay)
-        if self.kube is None:
-            raise NotLoggedIn("not logged in to Kubernetes yet")
         kept = [f for f in finalizers if f not in stale]
         kind = parts.kind
         released = await self.kube.replace_finalizers(
@@ -287,7 +283,13 @@ class Runtime:
         group = self.group_of(parts, state)
         assert state.last_credentials is not None and state.remote_name is not None
         self.sweeper.join(
-            group, state.last_credentials, parts.external, state.remote_name, key, unobserved=unobserved
+            group,
+            state.last_credentials,
+            parts.external,
+            state.remote_name,
+            key,
+            unobserved=unobserved,
+            shape=parts.kind.list_shape,
         )
 
     def watch(self, parts: KindParts, state: ObjectState, key: Key) -> bool:
@@ -298,7 +300,13 @@ class Runtime:
         since = pacing.transitional_since if pacing.transitional is not None else time.monotonic()
         until = since + TRANSITIONAL_PATIENCE
         return self.sweeper.watch(
-            group, state.last_credentials, parts.external, state.remote_name, key, until
+            group,
+            state.last_credentials,
+            parts.external,
+            state.remote_name,
+            key,
+            until,
+            parts.kind.list_shape,
         )
 
     def deliver(self, key: Key, remote: Mapping[str, Any] | None, asked: float) -> None:
@@ -329,9 +337,9 @@ class Runtime:
         self, parts: KindParts, body: Mapping[str, Any], state: ObjectState, message: str
     ) -> None:
         previous = previous_status(body, state)
-        conditions = merge_conditions(
+        conditions = set_condition(
             previous.get("conditions") or [],
-            [Condition(READY, False, "InUse", message)],
+            Condition(READY, False, "InUse", message),
             generation=int((body.get("metadata") or {}).get("generation") or 1),
             now=iso(utcnow()),
         )
@@ -346,8 +354,7 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.sweeper.close()
         await self.api.close()
-        if self.kube is not None:
-            await self.kube.close()
+        await self.kube.close()
 
 
 def restorable(body: Mapping[str, Any], finalizer: str = FINALIZER) -> bool:

@@ -134,6 +134,8 @@ class Reconciler:
         swept = pacing.settled or pacing.in_progress
         seen = result.remote if result.remote_known and swept else None
         static = resolved is not None and not resolved.reads_secrets
+        if seen is not None and self.kind.list_shape is not None:
+            seen = self.kind.list_shape(seen)  # what a sweep will compare it with
         state.digest = digest(seen) if seen is not None and static else None
         count_backoff(state, result.problem.value if result.problem and result.problem.retried else None)
         new_status = status_for(outcome, previous)
@@ -176,6 +178,7 @@ class Reconciler:
             noun=self.kind.noun,
             at_provider_extra=self.kind.at_provider_extra(remote) if remote else {},
             stale_guard=self.kind.redeploys_on_write,
+            secrets_check=result.secrets_check,
         )
 
     def failure(self, exc: BaseException) -> Converged:

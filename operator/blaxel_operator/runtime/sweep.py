@@ -47,6 +47,10 @@ Deliver = Callable[[Key, Mapping[str, Any] | None, float], None]
 LastSeen = Callable[[Key], int | None]
 
 
+# (remote object) -> what a listing shows of it, for kinds listed as a projection (Kind.list_shape)
+ListShape = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
 @dataclass
 class SweepGroup:
     creds: Credentials
@@ -58,6 +62,9 @@ class SweepGroup:
     unobserved_since: float | None = None  # when a member that was never swept joined (a restart)
     unobserved_last: float = 0.0  # when the last of them joined
     task: asyncio.Task[None] | None = None
+    # Listed as a projection: a change is noticed on it, and the object is then observed alone (a
+    # projection is no observation: what it leaves out would look like drift).
+    shape: ListShape | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -87,10 +94,12 @@ class Sweeper:
         self.clock = clock
         self.groups: dict[GroupKey, SweepGroup] = {}
 
-    def _group(self, group: GroupKey, creds: Credentials, external: ExternalClient) -> SweepGroup:
+    def _group(
+        self, group: GroupKey, creds: Credentials, external: ExternalClient, shape: ListShape | None
+    ) -> SweepGroup:
         entry = self.groups.get(group)
         if entry is None:
-            entry = self.groups[group] = SweepGroup(creds, external)
+            entry = self.groups[group] = SweepGroup(creds, external, shape=shape)
         entry.creds = creds
         return entry
 
@@ -107,10 +116,11 @@ class Sweeper:
         name: str,
         key: Key,
         unobserved: bool = False,
+        shape: ListShape | None = None,
     ) -> None:
         """A settled object: swept once per poll interval. `unobserved` (its status says settled, but
         this process has not seen the remote yet, e.g. after a restart): swept within seconds."""
-        entry = self._group(group, creds, external)
+        entry = self._group(group, creds, external, shape)
         entry.watching.pop(name, None)
         entry.alone.discard(name)
         self._member(group, entry, name, key)
@@ -121,12 +131,19 @@ class Sweeper:
                 entry.wake.set()
 
     def watch(
-        self, group: GroupKey, creds: Credentials, external: ExternalClient, name: str, key: Key, until: float
+        self,
+        group: GroupKey,
+        creds: Credentials,
+        external: ExternalClient,
+        name: str,
+        key: Key,
+        until: float,
+        shape: ListShape | None = None,
     ) -> bool:
         """An object in progress: swept once per deployment poll interval (until `until` if it does not
         change) when enough are in progress for a list to pay; returns False when it is to be observed
         alone (with a GET) instead."""
-        entry = self._group(group, creds, external)
+        entry = self._group(group, creds, external, shape)
         in_progress = len(entry.watching) + len(entry.alone) + (name not in entry.alone)
         if name not in entry.watching and not entry.list_pays(in_progress):
             entry.members.pop(name, None)
@@ -209,7 +226,7 @@ class Sweeper:
         # back to their own GETs after this sweep: otherwise a fast sweep of thousands would hold every
         # page until its end.
         handing_back = bool(entry.watching) and not entry.list_pays(len(entry.watching) + len(entry.alone))
-        unchanged: dict[str, tuple[Key, Mapping[str, Any], float]] = {}
+        unchanged: dict[str, tuple[Key, Mapping[str, Any] | None, float]] = {}
         pages = entry.external.list_pages(entry.creds).__aiter__()
         while True:
             asked = self.clock()  # a page shows the remote as it was at some point after this
@@ -224,16 +241,19 @@ class Sweeper:
                 if key is None:
                     continue
                 deadline = entry.watching.get(name)
-                if (deadline is not None and deadline < asked) or self.last_seen(key) != digest(remote):
-                    self.deliver(key, remote, asked)
+                # a projection (Kind.list_shape) shows a change but is no observation: then observed alone
+                seen = remote if entry.shape is None else entry.shape(remote)
+                shown = remote if entry.shape is None else None
+                if (deadline is not None and deadline < asked) or self.last_seen(key) != digest(seen):
+                    self.deliver(key, shown, asked)
                 elif deadline is not None and handing_back:
-                    unchanged[name] = (key, remote, asked)
+                    unchanged[name] = (key, shown, asked)
         entry.listed = listed
         for key in remaining.values():  # not listed: deleted outside Kubernetes (or gone meanwhile)
             self.deliver(key, None, started)
         if handing_back and not entry.list_pays(len(entry.watching) + len(entry.alone)):
             # Too few left in progress for a list to pay: each is observed alone from now on. Those the
             # page showed unchanged are reconciled with that (no call); their next look is their own GET.
-            for name, (key, shown, when) in unchanged.items():
+            for name, (key, view, when) in unchanged.items():
                 entry.watching.pop(name, None)
-                self.deliver(key, shown, when)
+                self.deliver(key, view, when)

@@ -210,7 +210,7 @@ class SecretKey:
 def secret_skeleton(
     name: str,
     namespace: str | None,
-    agent: str,
+    resource: str,
     keys: list[SecretKey],
     why: list[str],
     *,
@@ -226,12 +226,12 @@ def secret_skeleton(
         metadata["namespace"] = namespace
     metadata["labels"] = {
         "app.kubernetes.io/managed-by": "blaxel-operator",
-        f"blaxel.ai/{noun.replace(' ', '-')}": agent,
+        f"blaxel.ai/{noun.replace(' ', '-')}": resource,
     }
     body = to_yaml({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque"})
     header = comment_block(
         [
-            f"Secret values of Blaxel {noun} {agent!r}: {', '.join(k.key for k in keys)}.",
+            f"Secret values of Blaxel {noun} {resource!r}: {', '.join(k.key for k in keys)}.",
             *why,
             "Fill in every key (uncomment stringData below). Until all keys are present the operator",
             f"waits (Ready=False, reason SecretNotFound) and does not touch the {noun}; once they are, it",

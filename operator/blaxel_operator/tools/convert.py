@@ -1,13 +1,17 @@
-"""`convert`: Blaxel `bl apply` manifests -> our resources (today: Agent -> BlaxelAgent).
+"""`convert`: Blaxel `bl apply` manifests -> our resources (Agent -> BlaxelAgent, Function ->
+BlaxelFunction, Model, Job, Policy, Volume, IntegrationConnection -> BlaxelIntegrationConnection).
 
 Input is read as `bl apply` reads it (see `bl_manifests`): references substituted across the whole file
 before parsing, YAML or JSON (also the JSON array of `bl get ... -o json`, and `kind: List`), several
 documents and kinds per file, and a document matched on its `kind` alone: `apiVersion` may be
 `blaxel.ai/...`, `blaxel/...`, `beamlit.com/...` or absent. A kind with an entry in `mapping.MAPPINGS`
 becomes our resource, which adopts the existing Blaxel object (annotation `blaxel.ai/adoption-policy:
-adopt`, unless `--no-adopt`), named after it, with its name field (`spec.agentName`) always set. Other
-kinds that `bl` knows are reported as not yet supported and skipped, as are documents that are not `bl`
-manifests.
+adopt`, unless `--no-adopt`), named after it, with its name field (`spec.agentName`, `spec.policyName`...)
+always set. Other kinds that `bl` knows (Sandbox, ...) are reported as not supported and skipped, as are
+documents that are not `bl` manifests. Converted resources that name each other (an agent's `policies: [x]` where the policy
+`x` is converted too; `integrationConnections`, a persistent volume's `name`) name each other by reference
+(`policyRefs`, `integrationConnectionRefs`, `volumeRef`), so that `kubectl apply -f` of the output creates
+them in dependency order.
 
 References:
 
@@ -20,6 +24,9 @@ References:
   skeleton of that Secret is written whose comments record what each key held. So does an env marked
   `secret: true` whose value holds any reference, and a masked value (`********` with `secret: true`, as
   `bl get` prints it). On Blaxel, envs read from a Secret are secret envs.
+* An integration connection's `secret` values never get written either, whatever they are (a reference, a
+  literal, a masked value): each is read from the Secret `<name>-secret` (key = the value's key), of which a
+  skeleton is written.
 * A secret anywhere else (a field that cannot read a Kubernetes Secret) is substituted as `bl` does, with a
   warning that its value is now in the manifest in plain text; if nothing resolves it, it is an error.
 
@@ -67,14 +74,16 @@ from .mapping import (
     KindMapping,
     Mapped,
     MappingError,
+    SecretMapper,
+    link_references,
     map_resource,
     relocate_fields,
     secret_ref,
 )
 
 SECRET_WHY = [
-    "The `bl apply` manifest took these values from references that `bl` resolved when it ran",
-    "(see each key); the operator cannot resolve them, so they come from this Secret.",
+    "The `bl apply` manifest gave these secret values (or references that `bl` resolved when it ran,",
+    "see each key); they are never copied into a manifest, so they come from this Secret.",
 ]
 
 
@@ -100,8 +109,8 @@ def skip_reason(doc: dict[str, Any], refs: list[Reference]) -> str:
         )
         return f"{restore(str(api_version), refs)}/{kind} is not a Blaxel manifest{bl_note}; skipped"
     if kind in BL_KINDS:
-        supported = ", ".join(MAPPINGS)
-        return f"kind {kind} (known to `bl apply`) is not yet supported, only {supported}; skipped"
+        supported = ", ".join(sorted(MAPPINGS))
+        return f"kind {kind} (known to `bl apply`) is not supported (only {supported}); skipped"
     near = [k for k in BL_KINDS if k.lower() == kind.lower()]
     hint = f"did you mean {near[0]}? " if near else ""
     return f"kind {kind} is not a kind `bl apply` knows ({hint}`bl` compares kinds exactly and ignores it); skipped"
@@ -121,6 +130,9 @@ def kept_references(doc: dict[str, Any], refs: list[Reference]) -> set[int]:
         numbers = sentinel_numbers(value) if isinstance(value, str) else []
         if any(refs[n].secret for n in numbers) or (numbers and env.get("secret") is True):
             kept.update(numbers)
+    for _, _, value in mapping.secrets.secret_values(probe.get("spec")):
+        if isinstance(value, str):
+            kept.update(sentinel_numbers(value))  # a secret map's values all come from the Secret
     return kept
 
 
@@ -157,6 +169,28 @@ def env_mapper_for(refs: list[Reference]) -> EnvMapper:
         return env, None, []
 
     return convert_env
+
+
+def secret_value_mapper_for(refs: list[Reference]) -> SecretMapper:
+    """The secret values of `convert`: each comes from the resource's Secret; its comment in the skeleton
+    says what the manifest held (the references as written, never a value)."""
+
+    def convert_value(key: str, value: Any, path: str) -> tuple[SecretKey, list[str]]:
+        text = value if isinstance(value, str) else ""
+        used: list[Reference] = []
+        for number in sentinel_numbers(text):
+            if refs[number] not in used:
+                used.append(refs[number])
+        if used:
+            written = restore(text, refs)
+            sources = ", ".join(ref.describe() for ref in used)
+            return SecretKey(key, f"was {written!r}: {sources}"), []
+        if MASK_RE.match(text):
+            return SecretKey(key, f"secret value {key} (masked in the input)"), []
+        note_text = f"{path}: the value in the manifest is not copied; it comes from the Secret"
+        return SecretKey(key, f"secret value {key} (written in the manifest, not copied)"), [note_text]
+
+    return convert_value
 
 
 def unresolved_error(ref: Reference) -> str:
@@ -227,6 +261,7 @@ def run_convert(args: argparse.Namespace) -> int:
                 mapping,
                 bl.doc,
                 env_mapper=env_mapper_for(bl.refs),
+                secret_mapper=secret_value_mapper_for(bl.refs),
                 namespace=args.namespace,
                 workspace=args.workspace,
                 adopt=not args.no_adopt,
@@ -247,6 +282,9 @@ def run_convert(args: argparse.Namespace) -> int:
         raise CliError("\n".join(errors))
     if documents == 0:
         raise CliError("no manifests found")
+    where_of = {id(mapped): at for _, mapped, at in converted}
+    for mapped, text in link_references([(mapping, mapped) for mapping, mapped, _ in converted]):
+        notes.append(f"{where_of[id(mapped)]}: {text}")
 
     files, stream = render_outputs(converted, adopt=not args.no_adopt)
     for text in warnings:
@@ -259,7 +297,7 @@ def run_convert(args: argparse.Namespace) -> int:
         sys.stdout.write(yaml_stream(stream))
         sys.stdout.flush()
     if not converted:
-        warn(f"no Blaxel {' or '.join(MAPPINGS)} manifest found")
+        warn(f"no manifest of a kind that converts ({', '.join(sorted(MAPPINGS))}) found")
     print(summary(converted, documents, warnings, args.output), file=sys.stderr)
     return 0
 
@@ -270,7 +308,8 @@ def render_outputs(
     """(file name -> text, the documents in order) of the converted resources and their Secrets."""
     files: dict[str, str] = {}
     stream: list[str] = []
-    for mapping, mapped, at in converted:
+    order = list(MAPPINGS)  # referenced kinds first: `kubectl apply -f -` creates them first
+    for mapping, mapped, at in sorted(converted, key=lambda c: order.index(c[0].bl_kind)):
         if mapped.secret_keys:
             skeleton = secret_skeleton(
                 mapped.secret_name,
@@ -288,8 +327,9 @@ def render_outputs(
                 f"Applying it adopts the existing {mapping.noun} (blaxel.ai/adoption-policy: adopt)."
             )
         if mapped.secret_keys:
+            what = "Secret values" if mapping.secrets.secret_map else "Env values that `bl` resolved"
             lines.append(
-                f"Env values that `bl` resolved come from Secret {mapped.secret_name} "
+                f"{what} come from Secret {mapped.secret_name} "
                 f"({mapping.file_name(mapped.name, '.secret.yaml')})."
             )
         text = comment_block(lines + mapped.notes) + to_yaml(mapped.manifest)
@@ -302,10 +342,10 @@ def summary(
     converted: list[tuple[KindMapping, Mapped, str]], documents: int, warnings: list[str], output: str | None
 ) -> str:
     counts = []
-    for bl_kind in MAPPINGS:
-        n = sum(1 for m, _, _ in converted if m.bl_kind == bl_kind)
+    for mapping in MAPPINGS.values():
+        n = sum(1 for m, _, _ in converted if m.bl_kind == mapping.bl_kind)
         if n:
-            counts.append(f"{n} {bl_kind}{'s' if n != 1 else ''}")
+            counts.append(f"{n} {mapping.bl_kind if n == 1 else mapping.plural}")
     text = (
         f"converted {', '.join(counts) or 'nothing'} from {documents} document{'s' if documents != 1 else ''}"
     )
@@ -314,7 +354,10 @@ def summary(
     extras = []
     with_secrets = sum(1 for _, m, _ in converted if m.secret_keys)
     if with_secrets:
-        extras.append(f"{with_secrets} with values from a Secret: fill in their <name>-env Secrets")
+        suffixes = sorted({f"<name>-{m.secret_suffix}" for m, one, _ in converted if one.secret_keys})
+        extras.append(
+            f"{with_secrets} with values from a Secret: fill in their {', '.join(suffixes)} Secrets"
+        )
     skipped = sum(1 for w in warnings if w.endswith("; skipped"))
     if skipped:
         extras.append(f"{skipped} document{'s' if skipped != 1 else ''} skipped")

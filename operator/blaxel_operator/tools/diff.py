@@ -1,13 +1,15 @@
-"""`diff`: BlaxelAgent manifests against the live agents, like `kubectl diff` (exit 0 / 1 / 2).
+"""`diff`: manifests of every kind against the live Blaxel objects, like `kubectl diff` (exit 0 / 1 / 2).
 
 Each manifest is validated like `render`, turned into the payload the operator would send, and compared
-with the live agent the way the operator compares them (`comparable_desired` / `comparable_observed`,
+with the live object the way the operator compares them (`comparable_desired` / `comparable_observed`,
 desired as a subset of the live object, owner labels left out). The output is a unified diff of YAML
-dumps: `---` the live agent, projected onto the fields the manifest sets (server defaults and read-only
+dumps: `---` the live object, projected onto the fields the manifest sets (server defaults and read-only
 fields are not differences), `+++` the manifest. Secret values are never shown: Blaxel masks them and the
 operator never compares them, so secret envs (`valueFrom.secretKeyRef` or `secret: true`) are compared by
-name and `secret: true` only and printed with a masked value. Without a cluster, Secrets and
-`spec.credentialsRef` cannot be read: the CLI's credentials are used, with `spec.workspace` honoured.
+name and `secret: true` only and printed with a masked value (as are an integration connection's `secret`
+values). References (`policyRefs`, ...) stand for the referenced resource's name: without a cluster,
+neither they nor Secrets and `spec.credentialsRef` can be read: the CLI's credentials are used, with
+`spec.workspace` honoured.
 """
 
 from __future__ import annotations
@@ -46,12 +48,16 @@ def project(observed: Any, desired: Any) -> Any:
 
 
 def mask_secret_envs(obj: dict[str, Any]) -> dict[str, Any]:
-    """A copy where secret envs show a masked value (neither side holds the real one)."""
+    """A copy where secret envs and secret maps show a masked value (neither side holds the real one)."""
     result = copy.deepcopy(obj)
-    envs = ((result.get("spec") or {}).get("runtime") or {}).get("envs")
+    spec = result.get("spec") or {}
+    envs = (spec.get("runtime") or {}).get("envs") if isinstance(spec, dict) else None
     for env in envs if isinstance(envs, list) else []:
         if isinstance(env, dict) and env.get("secret") is True:
             env["value"] = MASK
+    secret = spec.get("secret") if isinstance(spec, dict) else None
+    if isinstance(secret, dict):
+        spec["secret"] = dict.fromkeys(secret, MASK)
     return result
 
 
@@ -65,14 +71,14 @@ def desired_of(res: Resource) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def diff_one(res: Resource, remote: dict[str, Any] | None, workspace: str | None) -> tuple[str, bool]:
-    """(unified diff text, whether they differ) of one resource and its live agent (None: absent)."""
+    """(unified diff text, whether they differ) of one resource and its live object (None: absent)."""
     payload, want = desired_of(res)
     label = f"{res.namespace}/{res.name}"
     ws = f"{workspace}/" if workspace else ""
     if remote is None:
         have_text = ""
         differs = True
-        old = f"live/{ws}agents/{res.remote_name} (does not exist)"
+        old = f"live/{ws}{res.kind.api_collection}/{res.remote_name} (does not exist)"
     else:
         have = res.kind.comparable_observed(remote, payload)
         labels = (have.get("metadata") or {}).get("labels")
@@ -82,7 +88,7 @@ def diff_one(res: Resource, remote: dict[str, Any] | None, workspace: str | None
         differs = bool(subset_diff(want, have))
         # projected onto the masked manifest, so that a live env shows its value where the manifest has one
         have_text = to_yaml(mask_secret_envs(project(have, mask_secret_envs(want))), sort_keys=True)
-        old = f"live/{ws}agents/{res.remote_name}"
+        old = f"live/{ws}{res.kind.api_collection}/{res.remote_name}"
     if not differs:
         return "", False
     want_text = to_yaml(mask_secret_envs(want), sort_keys=True)
@@ -126,7 +132,7 @@ def run_diff(args: argparse.Namespace) -> int:
     try:
         remotes = asyncio.run(fetch())
     except BlaxelError as exc:
-        raise CliError(f"reading the live agents failed: {exc}") from None
+        raise CliError(f"reading the live objects failed: {exc}") from None
     changed = 0
     for res, remote in zip(resources, remotes, strict=True):
         if getattr(res.spec, "credentials_ref", None) is not None:
@@ -140,7 +146,7 @@ def run_diff(args: argparse.Namespace) -> int:
             ).lower()
             if not any(k in labels for k in OWNER_LABELS) and adopt != "adopt":
                 note(
-                    f"{res.where}: agent {res.remote_name} exists and is not managed by blaxel-operator: the "
+                    f"{res.where}: {res.kind.noun} {res.remote_name} exists and is not managed by blaxel-operator: the "
                     f"operator refuses it unless the resource has the annotation {ADOPTION_POLICY}: adopt"
                 )
         text, differs = diff_one(res, remote, _workspace(res, creds))

@@ -1,24 +1,30 @@
-"""`import`: every agent of a Blaxel workspace -> BlaxelAgent manifests that adopt it without a change.
+"""`import`: every object of a Blaxel workspace (all kinds, or `--kind`) -> manifests that adopt it without a
+change.
 
 Design:
 
-* one BlaxelAgent per agent, named after it, with `spec.agentName` always set (to the same name): the
-  resource keeps managing that agent if it is renamed later, and `agentName` can only be set at creation
-  (a CEL rule makes its presence immutable). `blaxel.ai/adoption-policy: adopt` lets the operator take the
-  agent over; `spec.workspace` is the agent's workspace, so the operator's default workspace cannot send
-  the manifests elsewhere.
-* The spec is the agent's, field for field (trigger ids kept so that triggers keep their identity and
+* one resource per object (a BlaxelAgent per agent, a BlaxelPolicy per policy...), named after it, with its
+  name field (`spec.agentName`, `spec.policyName`...) always set (to the same name): the resource keeps
+  managing that object if it is renamed later, and the name field can only be set at creation (a CEL rule
+  makes its presence immutable). `blaxel.ai/adoption-policy: adopt` lets the operator take the object
+  over; `spec.workspace` is the object's workspace, so the operator's default workspace cannot send the
+  manifests elsewhere.
+* The spec is the object's, field for field (trigger ids kept so that triggers keep their identity and
   URLs on later updates; generated callback secrets left out). Applying the manifest therefore adopts the
-  agent with no write: each manifest is checked against the agent it came from with the operator's own
-  comparison, and any difference is reported.
-* Secret env values cannot be read (Blaxel masks them). A secret env becomes a `secretKeyRef` to the
-  Secret `<name>-env` (key: the env name) and a skeleton of that Secret is written with its keys commented
-  out: an empty value would be sent to Blaxel as the new secret value, a missing key makes the operator
-  wait (SecretNotFound) without writing. Once the values are filled in, the operator updates such an agent
-  once, because secret values cannot be compared.
-* Fields the CRD cannot hold are reported (warnings), agents that cannot become a valid BlaxelAgent or
-  that are being deleted are skipped (warnings, exit code 1); everything else is written. Output is
-  written only once every agent has been listed and mapped, each file atomically.
+  object with no write: each manifest is checked against the object it came from with the operator's own
+  comparison, and any difference is reported. Objects that name each other (an agent's policies, a
+  function's integration connections, an agent's persistent volumes) and are imported together name each
+  other by reference (`policyRefs`, ...), so that applying the output creates them in dependency order.
+* Secret values cannot be read (Blaxel masks them). A secret env becomes a `secretKeyRef` to the Secret
+  `<name>-env` (key: the env name), an integration connection's secret value one to `<name>-secret` (key:
+  the value's key), and a skeleton of that Secret is written with its keys commented out: an empty value
+  would be sent to Blaxel as the new secret value, a missing key makes the operator wait (SecretNotFound)
+  without writing. Once the values are filled in, the operator compares them with the object's where its
+  key may read them (show_secrets, workspace admins) and writes nothing if they match; otherwise (or where
+  Blaxel refuses) it updates the object once.
+* Fields the CRD cannot hold are reported (warnings), objects that cannot become a valid resource or that
+  are being deleted are skipped (warnings, exit code 1); everything else is written. Output is written only
+  once every object has been listed and mapped, each file atomically; the referenced kinds come first.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +54,10 @@ from .common import (
     write_files,
     yaml_stream,
 )
-from .mapping import KIND, Mapped, MappingError, map_agent, secret_ref
+from .mapping import MAPPINGS, KindMapping, Mapped, MappingError, link_references, map_resource, secret_ref
 
 SECRET_WHY = [
-    "Blaxel returns secret env values masked: blaxel-operator import could not copy them.",
+    "Blaxel returns secret values masked: blaxel-operator import could not copy them.",
 ]
 
 
@@ -63,138 +70,224 @@ def import_env(
     return env, None, []
 
 
-async def fetch_agents(
-    api: BlaxelApi, creds: Credentials, query: str | None, progress: Progress
-) -> tuple[list[dict[str, Any]], int]:
-    """Every agent (cursor paging), sorted by name; and the number of pages."""
-    agents: dict[str, dict[str, Any]] = {}
-    pages = 0
-    async for page in api.list_pages(KIND.api_collection, creds, query=query):
-        pages += 1
+def mappings_for(names: list[str] | None) -> list[KindMapping]:
+    """The kinds `--kind` names (BlaxelAgent, Agent, blaxelagents, agent, bla... any case), in the order
+    of MAPPINGS; every kind without `--kind`."""
+    if not names:
+        return list(MAPPINGS.values())
+    chosen: set[str] = set()
+    for name in names:
+        wanted = name.strip().lower()
+        found = [
+            m
+            for m in MAPPINGS.values()
+            if wanted
+            in {
+                m.bl_kind.lower(),
+                m.kind.kind.lower(),
+                m.kind.plural,
+                m.kind.singular,
+                m.noun.replace(" ", ""),
+                m.nouns.replace(" ", ""),
+                *m.kind.short_names,
+            }
+        ]
+        if not found:
+            kinds = ", ".join(sorted(m.kind.kind for m in MAPPINGS.values()))
+            raise CliError(f"--kind {name}: not a kind blaxel-operator manages ({kinds})")
+        chosen.add(found[0].bl_kind)
+    return [m for m in MAPPINGS.values() if m.bl_kind in chosen]
+
+
+@dataclass
+class Listing:
+    """The objects of one kind (sorted by name) and the number of pages read."""
+
+    mapping: KindMapping
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+
+
+async def fetch_objects(
+    api: BlaxelApi, creds: Credentials, mapping: KindMapping, query: str | None, progress: Progress
+) -> Listing:
+    """Every object of a kind (cursor paging), sorted by name."""
+    found: dict[str, dict[str, Any]] = {}
+    listing = Listing(mapping)
+    async for page in api.list_pages(mapping.kind.api_collection, creds, query=query):
+        listing.pages += 1
         for item in page:
             name = (item.get("metadata") or {}).get("name")
             if isinstance(name, str) and name:
-                agents[name] = item  # a later page wins if the listing moved under us
-        progress.update(len(agents), None, f"(page {pages})")
-    return [agents[name] for name in sorted(agents)], pages
+                found[name] = item  # a later page wins if the listing moved under us
+        progress.update(len(found), None, f"(page {listing.pages})")
+    listing.objects = [found[name] for name in sorted(found)]
+    return listing
 
 
-def self_check(mapped: Mapped, remote: dict[str, Any]) -> list[str]:
-    """Paths where the operator would find the agent different from the manifest (so it would PUT)."""
-    spec = KIND.parse_spec(mapped.manifest["spec"])
-    payload = KIND.build_payload(
+def self_check(mapping: KindMapping, mapped: Mapped, remote: dict[str, Any]) -> list[str]:
+    """Paths where the operator would find the object different from the manifest (so it would PUT)."""
+    kind = mapping.kind
+    spec = kind.parse_spec(mapped.manifest["spec"])
+    payload = kind.build_payload(
         spec, mapped.name, {}, owner_labels("import", mapped.namespace or "default", mapped.name)
     )
-    desired = make_desired(mapped.name, payload, KIND.comparable_desired(payload), has_secrets=False)
-    return subset_diff(desired.comparable, KIND.comparable_observed(remote, payload))
+    desired = make_desired(mapped.name, payload, kind.comparable_desired(payload), has_secrets=False)
+    return subset_diff(desired.comparable, kind.comparable_observed(remote, payload))
 
 
-def agent_document(mapped: Mapped, workspace: str | None) -> str:
+def resource_document(mapping: KindMapping, mapped: Mapped, workspace: str | None) -> str:
+    noun = mapping.noun
     lines = [
-        f"Blaxel agent {mapped.name!r}"
+        f"Blaxel {noun} {mapped.name!r}"
         + (f" of workspace {workspace!r}" if workspace else "")
         + ", imported by `blaxel-operator import`.",
-        "Applying it adopts the agent (blaxel.ai/adoption-policy: adopt) without changing it.",
+        f"Applying it adopts the {noun} (blaxel.ai/adoption-policy: adopt) without changing it.",
     ]
     if mapped.secret_keys:
+        what = "secret values" if mapping.secrets.secret_map else "secret envs"
         lines += [
-            f"Its secret envs come from Secret {mapped.secret_name} ({mapped.name}.secret.yaml): fill it in; the",
-            "operator then updates the agent once with those values (Blaxel never returns them to compare).",
+            f"Its {what} come from Secret {mapped.secret_name} "
+            f"({mapping.file_name(mapped.name, '.secret.yaml')}): fill it in; the",
+            f"operator compares them with the {noun}'s where its API key may read them (workspace admin) and",
+            "writes nothing if they match; otherwise it updates it once with them.",
         ]
     lines += mapped.notes
     return comment_block(lines) + to_yaml(mapped.manifest)
 
 
+def count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def run_import(args: argparse.Namespace) -> int:
     creds = credentials_from_args(args)
-    listing = Progress("listing agents:")
+    mappings = mappings_for(getattr(args, "kind", None))
+    listings: list[Listing] = []
 
-    async def fetch() -> tuple[list[dict[str, Any]], int]:
+    async def fetch() -> None:
         api = make_api(args)
         try:
-            return await fetch_agents(api, creds, args.query, listing)
+            for mapping in mappings:
+                progress = Progress(f"listing {mapping.nouns}:")
+                try:
+                    listings.append(await fetch_objects(api, creds, mapping, args.query, progress))
+                except BlaxelError as exc:
+                    raise CliError(f"listing {mapping.nouns} failed: {exc}") from None
+                finally:
+                    progress.done()
         finally:
             await api.close()
 
-    try:
-        agents, pages = asyncio.run(fetch())
-    except BlaxelError as exc:
-        listing.done()
-        raise CliError(f"listing agents failed: {exc}") from None
-    listing.done()
+    asyncio.run(fetch())
 
+    total = sum(len(listing.objects) for listing in listings)
     progress = Progress("importing:")
-    mapped_all: list[Mapped] = []
-    skipped: list[tuple[str, list[str]]] = []
+    mapped_all: list[tuple[KindMapping, Mapped]] = []
+    skipped: list[tuple[KindMapping, str, list[str]]] = []
     messages: list[tuple[str, str]] = []  # (level, text), printed once the bar is gone
-    for number, remote in enumerate(agents, 1):
-        progress.update(number, len(agents))
-        name = str(remote["metadata"]["name"])
-        status = str(remote.get("status") or "")
-        if status == "DELETING":
-            skipped.append((name, [f"it is {status}"]))
-            continue
-        workspace = (remote.get("metadata") or {}).get("workspace") or creds.workspace
-        try:
-            mapped = map_agent(
-                remote,
-                env_mapper=import_env,
-                namespace=args.namespace,
-                workspace=workspace if isinstance(workspace, str) else None,
-                adopt=True,
-                deletion_policy=args.deletion_policy,
-            )
-        except MappingError as exc:
-            skipped.append((name, ["it cannot be a valid BlaxelAgent: " + "; ".join(exc.errors)]))
-            continue
-        drift = self_check(mapped, remote)
-        if drift:
-            mapped.warnings.append(
-                "applying the manifest will update the agent: it differs at " + ", ".join(drift[:10])
-            )
-        for text in mapped.warnings:
-            messages.append(("warning", f"agent {name}: {text}"))
-        for text in mapped.notes:
-            messages.append(("note", f"agent {name}: {text}"))
-        mapped_all.append(mapped)
+    number = 0
+    for listing in listings:
+        mapping = listing.mapping
+        for remote in listing.objects:
+            number += 1
+            progress.update(number, total)
+            name = str(remote["metadata"]["name"])
+            status = str(remote.get("status") or "")
+            if status == "DELETING" or remote.get("terminatedAt"):
+                skipped.append((mapping, name, [f"it is {status or 'terminated'}"]))
+                continue
+            workspace = (remote.get("metadata") or {}).get("workspace") or creds.workspace
+            try:
+                mapped = map_resource(
+                    mapping,
+                    remote,
+                    env_mapper=import_env,
+                    namespace=args.namespace,
+                    workspace=workspace if isinstance(workspace, str) else None,
+                    adopt=True,
+                    deletion_policy=args.deletion_policy,
+                )
+            except MappingError as exc:
+                reason = f"it cannot be a valid {mapping.kind.kind}: " + "; ".join(exc.errors)
+                skipped.append((mapping, name, [reason]))
+                continue
+            drift = self_check(mapping, mapped, remote)
+            if drift:
+                mapped.warnings.append(
+                    f"applying the manifest will update the {mapping.noun}: it differs at "
+                    + ", ".join(drift[:10])
+                )
+            for text in mapped.warnings:
+                messages.append(("warning", f"{mapping.noun} {name}: {text}"))
+            mapped_all.append((mapping, mapped))
     progress.done()
-    for name, reasons in skipped:
-        messages.append(("warning", f"agent {name}: skipped: {'; '.join(reasons)}"))
+    for mapping, mapped in mapped_all:
+        messages.extend(("note", f"{mapping.noun} {mapped.name}: {text}") for text in mapped.notes)
+    link_notes = link_references(mapped_all)
+    by_id = {id(one): m for m, one in mapped_all}
+    messages.extend(("note", f"{by_id[id(one)].noun} {one.name}: {text}") for one, text in link_notes)
+    for mapping, name, reasons in skipped:
+        messages.append(("warning", f"{mapping.noun} {name}: skipped: {'; '.join(reasons)}"))
     for level, text in messages:
         (warn if level == "warning" else note)(text)
 
     files: dict[str, str] = {}
     documents: list[str] = []
-    for mapped in mapped_all:
+    for mapping, mapped in mapped_all:
         ws = mapped.manifest["spec"].get("workspace")
         if mapped.secret_keys:
             skeleton = secret_skeleton(
-                mapped.secret_name, mapped.namespace, mapped.name, mapped.secret_keys, SECRET_WHY
+                mapped.secret_name,
+                mapped.namespace,
+                mapped.name,
+                mapped.secret_keys,
+                SECRET_WHY,
+                noun=mapping.noun,
             )
-            files[f"{mapped.name}.secret.yaml"] = skeleton
+            files[mapping.file_name(mapped.name, ".secret.yaml")] = skeleton
             documents.append(skeleton)
-        text = agent_document(mapped, ws)
-        files[f"{mapped.name}.yaml"] = text
+        text = resource_document(mapping, mapped, ws)
+        files[mapping.file_name(mapped.name)] = text
         documents.append(text)
     if args.output:
         write_files(Path(args.output), files)
     elif documents:
         sys.stdout.write(yaml_stream(documents))
         sys.stdout.flush()
+    print(summary(listings, mapped_all, skipped, messages, args.output), file=sys.stderr)
+    return 1 if skipped else 0
 
-    with_secrets = sum(1 for m in mapped_all if m.secret_keys)
-    summary = f"imported {len(mapped_all)} of {len(agents)} agents ({pages} page{'s' if pages != 1 else ''})"
-    if args.output:
-        summary += f" into {args.output}"
+
+def summary(
+    listings: list[Listing],
+    mapped_all: list[tuple[KindMapping, Mapped]],
+    skipped: list[tuple[KindMapping, str, list[str]]],
+    messages: list[tuple[str, str]],
+    output: str | None,
+) -> str:
+    """`imported 3 of 3 policies (1 page), 250 of 250 agents (2 pages) into DIR; ...`: each kind listed
+    explicitly or with objects."""
+    parts = []
+    for listing in listings:
+        found = len(listing.objects)
+        if found or len(listings) == 1:
+            done = sum(1 for m, _ in mapped_all if m is listing.mapping)
+            noun = listing.mapping.noun if found == 1 else listing.mapping.nouns
+            parts.append(f"{done} of {found} {noun} ({count(listing.pages, 'page', 'pages')})")
+    text = f"imported {', '.join(parts) or 'nothing'}"
+    if output:
+        text += f" into {output}"
     extras = []
-    if with_secrets:
-        extras.append(f"{with_secrets} with secret envs: fill in their <name>-env Secrets")
+    for what, suffix, is_map in (("secret envs", "env", False), ("secret values", "secret", True)):
+        n = sum(1 for m, one in mapped_all if one.secret_keys and bool(m.secrets.secret_map) == is_map)
+        if n:
+            extras.append(f"{n} with {what}: fill in their <name>-{suffix} Secrets")
     if skipped:
         extras.append(f"{len(skipped)} skipped")
     warnings = sum(1 for level, _ in messages if level == "warning") - len(skipped)
     if warnings:
-        extras.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+        extras.append(count(warnings, "warning", "warnings"))
     if extras:
-        summary += "; " + ", ".join(extras)
-    print(summary, file=sys.stderr)
-    return 1 if skipped else 0
+        text += "; " + ", ".join(extras)
+    return text

@@ -7,8 +7,17 @@ CRD's structural schema and reported, never dropped silently; the result is vali
 validates (CRD schema, CEL rules, the operator's spec model), so every manifest produced passes `render`.
 
 Each Blaxel kind plugs in through one `KindMapping` in `MAPPINGS` (the `bl` kind name, our Kubernetes
-kind, the field naming the remote object, where secrets are carried, and per-kind touch-ups). A kind
-without an entry is reported by `convert` and skipped.
+kind, the field naming the remote object, where secrets are carried, and per-kind touch-ups): agents,
+functions, models, jobs, policies, volumes and integration connections. A kind without an entry (Sandbox,
+...) is reported by `convert` and skipped.
+
+Secrets are carried two ways: as envs (`runtime.envs[]` with `secret: true`, agents, functions and jobs)
+and as a map of secret values (an integration connection's `secret`). Either way the manifest reads them
+from a Secret of its own (`valueFrom.secretKeyRef`), never holds them.
+
+A set of manifests made together (one `convert` or `import` run) names its own resources by reference:
+`link_references` turns `policies: [x]` into `policyRefs: [{name: x}]` (and `integrationConnections`,
+a persistent volume's `name`) where `x` is one of them.
 """
 
 from __future__ import annotations
@@ -24,8 +33,18 @@ import pydantic
 from ..config import ADOPTION_POLICY
 from ..core.decide import LABEL_CLUSTER, LABEL_NAME, LABEL_NAMESPACE, OWNER_LABELS
 from ..crdschema import prune
-from ..kinds import agent
+from ..kinds import (
+    agent,
+    common,
+    function,
+    integration_connection,
+    job,
+    model,
+    policy,
+    volume,
+)
 from ..kinds.base import Kind
+from ..kinds.registry import KINDS as REGISTERED
 from ..schema import validate_object, version_schema
 from .common import SecretKey
 
@@ -35,7 +54,7 @@ NAME_RE = re.compile(agent.NAME_PATTERN)
 READ_ONLY_METADATA = frozenset(
     {"name", "workspace", "url", "plan", "createdAt", "updatedAt", "createdBy", "updatedBy"}
 )
-MAPPED_METADATA = frozenset({"displayName", "labels"})
+MAPPED_METADATA = frozenset({"displayName", "labels", "externalId"})
 LEFT_OUT = (
     "not supported by the {crd} CRD; left out (the operator will not send it, so Blaxel may reset it "
     "when the operator next updates the {noun})"
@@ -53,6 +72,13 @@ class MappingError(Exception):
 
 # (env, its path, the resource's Secret name) -> (env for the CRD, the Secret key it needs or None, notes)
 EnvMapper = Callable[[dict[str, Any], str, str], tuple[dict[str, Any], SecretKey | None, list[str]]]
+# (key of a secret map, its value, its path) -> (the Secret key holding it, notes); the value is never kept
+SecretMapper = Callable[[str, Any, str], tuple[SecretKey, list[str]]]
+
+
+def masked_secret(key: str, value: Any, path: str) -> tuple[SecretKey, list[str]]:
+    """What `import` knows of a secret value: nothing (Blaxel masks it)."""
+    return SecretKey(key, f"secret value {key} (masked by Blaxel)"), []
 
 
 @dataclass(frozen=True)
@@ -61,6 +87,15 @@ class EnvSecrets:
     the spec). A secret env reads `valueFrom.secretKeyRef` of the resource's Secret, key = the env name."""
 
     lists: tuple[tuple[str, ...], ...] = (("runtime", "envs"),)
+    # a spec field that is a map of secret values (an integration connection's `secret`), if any
+    secret_map: str | None = None
+
+    def secret_values(self, spec: Any) -> Iterator[tuple[str, str, Any]]:
+        """(key, path as `spec.secret.apiKey`, value) of every value of the secret map in `spec`."""
+        values = spec.get(self.secret_map) if self.secret_map and isinstance(spec, dict) else None
+        if isinstance(values, dict):
+            for key, value in values.items():
+                yield str(key), f"spec.{self.secret_map}.{key}", value
 
     def env_lists(self, spec: Any) -> Iterator[tuple[str, list[Any]]]:
         """(path as `spec.runtime.envs`, the list) of every env list present in `spec`."""
@@ -97,6 +132,16 @@ class KindMapping:
     prepare_spec: Callable[[dict[str, Any]], None] | None = None  # touch-ups of the Blaxel spec (in place)
     spec_notes: Callable[[dict[str, Any]], list[str]] | None = None  # what the user should know
 
+    @property
+    def plural(self) -> str:
+        """The `bl` kind in the plural, for messages: Agents, Policies."""
+        return f"{self.bl_kind[:-1]}ies" if self.bl_kind.endswith("y") else f"{self.bl_kind}s"
+
+    @property
+    def nouns(self) -> str:
+        """The noun in the plural: agents, policies, integration connections."""
+        return f"{self.noun[:-1]}ies" if self.noun.endswith("y") else f"{self.noun}s"
+
     def secret_name(self, name: str) -> str:
         return f"{name}-{self.secret_suffix}"
 
@@ -130,6 +175,10 @@ class Mapped:
     secret_keys: list[SecretKey] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def secret_key_ref(secret_name: str, key: str) -> dict[str, Any]:
+    return {"valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
 
 
 def secret_name_for(resource_name: str) -> str:
@@ -274,11 +323,26 @@ def _map_envs(
     return keys, notes
 
 
+def _map_secret_values(
+    mapping: KindMapping, spec: dict[str, Any], secret_mapper: SecretMapper, secret_name: str
+) -> tuple[list[SecretKey], list[str]]:
+    """Every value of the secret map -> a secretKeyRef to the resource's Secret (key: the map's key)."""
+    keys: list[SecretKey] = []
+    notes: list[str] = []
+    for key, path, value in list(mapping.secrets.secret_values(spec)):
+        secret_key, value_notes = secret_mapper(key, value, path)
+        spec[str(mapping.secrets.secret_map)][key] = secret_key_ref(secret_name, secret_key.key)
+        keys.append(secret_key)
+        notes.extend(value_notes)
+    return keys, notes
+
+
 def map_resource(
     mapping: KindMapping,
     obj: Mapping[str, Any],
     *,
     env_mapper: EnvMapper,
+    secret_mapper: SecretMapper = masked_secret,
     namespace: str | None = None,
     workspace: str | None = None,
     adopt: bool = True,
@@ -331,6 +395,9 @@ def map_resource(
     secret_name = mapping.secret_name(name)
     secret_keys, env_notes = _map_envs(mapping, spec, env_mapper, secret_name)
     notes.extend(env_notes)
+    map_keys, map_notes = _map_secret_values(mapping, spec, secret_mapper, secret_name)
+    secret_keys.extend(map_keys)
+    notes.extend(map_notes)
 
     out: dict[str, Any] = {mapping.name_field: name}
     if workspace:
@@ -339,6 +406,8 @@ def map_resource(
         out["deletionPolicy"] = deletion_policy
     if meta.get("displayName") is not None:
         out["displayName"] = meta["displayName"]
+    if meta.get("externalId") is not None:
+        out["externalId"] = meta["externalId"]
     if labels:
         out["labels"] = labels
     for key, value in spec.items():
@@ -379,6 +448,7 @@ def _source_path(path: str) -> str:
     for operator_field, blaxel_field in (
         ("spec.displayName", "metadata.displayName"),
         ("spec.labels", "metadata.labels"),
+        ("spec.externalId", "metadata.externalId"),
     ):
         if (
             path == operator_field
@@ -392,7 +462,7 @@ def _source_path(path: str) -> str:
 # ---- the kinds --------------------------------------------------------------------------------------
 
 
-def _agent_prepare(spec: dict[str, Any]) -> None:
+def _deployable_prepare(spec: dict[str, Any]) -> None:
     if isinstance(spec.get("triggers"), list):
         spec["triggers"] = [_trigger(t) for t in spec["triggers"]]
 
@@ -408,7 +478,7 @@ def _trigger(trigger: Any) -> Any:
     return {**{k: trigger[k] for k in order if k in trigger}, **trigger}
 
 
-def _agent_notes(spec: dict[str, Any]) -> list[str]:
+def _revision_notes(spec: dict[str, Any]) -> list[str]:
     revision = spec.get("revision")
     if isinstance(revision, dict) and revision.get("active"):
         return [
@@ -429,9 +499,120 @@ AGENT = KindMapping(
     secrets=EnvSecrets((("runtime", "envs"),)),
     secret_suffix="env",
     file_stem="{name}",  # agents came first: NAME.yaml, NAME.secret.yaml
-    prepare_spec=_agent_prepare,
-    spec_notes=_agent_notes,
+    prepare_spec=_deployable_prepare,
+    spec_notes=_revision_notes,
+)
+FUNCTION = KindMapping(
+    bl_kind="Function",
+    kind=function.KIND,
+    noun=function.NOUN,
+    name_field=function.NAME_FIELD,
+    name_pattern=common.NAME_PATTERN,
+    max_name_length=common.MAX_NAME_LENGTH,
+    operator_fields=frozenset(function.OPERATOR_FIELDS),
+    prepare_spec=_deployable_prepare,
+    spec_notes=_revision_notes,
+)
+MODEL = KindMapping(
+    bl_kind="Model",
+    kind=model.KIND,
+    noun=model.NOUN,
+    name_field=model.NAME_FIELD,
+    name_pattern=common.NAME_PATTERN,
+    max_name_length=common.MAX_NAME_LENGTH,
+    operator_fields=frozenset(model.OPERATOR_FIELDS),
+    secrets=EnvSecrets(()),  # a model's credentials live in integration connections
+)
+JOB = KindMapping(
+    bl_kind="Job",
+    kind=job.KIND,
+    noun=job.NOUN,
+    name_field=job.NAME_FIELD,
+    name_pattern=common.NAME_PATTERN,
+    max_name_length=common.MAX_NAME_LENGTH,
+    operator_fields=frozenset(job.OPERATOR_FIELDS),
+    prepare_spec=_deployable_prepare,
+    spec_notes=_revision_notes,
+)
+POLICY = KindMapping(
+    bl_kind="Policy",
+    kind=policy.KIND,
+    noun=policy.NOUN,
+    name_field=policy.NAME_FIELD,
+    name_pattern=common.NAME_PATTERN,
+    max_name_length=common.MAX_NAME_LENGTH,
+    operator_fields=frozenset(policy.OPERATOR_FIELDS),
+    secrets=EnvSecrets(()),
+    runtime_field=None,
+)
+VOLUME = KindMapping(
+    bl_kind="Volume",
+    kind=volume.KIND,
+    noun=volume.NOUN,
+    name_field=volume.NAME_FIELD,
+    name_pattern=common.NAME_PATTERN,
+    max_name_length=common.MAX_NAME_LENGTH,
+    operator_fields=frozenset(volume.OPERATOR_FIELDS),
+    secrets=EnvSecrets(()),
+    runtime_field=None,
+)
+INTEGRATION_CONNECTION = KindMapping(
+    bl_kind="IntegrationConnection",
+    kind=integration_connection.KIND,
+    noun=integration_connection.NOUN,
+    name_field=integration_connection.NAME_FIELD,
+    name_pattern=common.NAME_PATTERN,
+    max_name_length=common.MAX_NAME_LENGTH,
+    operator_fields=frozenset(integration_connection.OPERATOR_FIELDS),
+    secrets=EnvSecrets((), secret_map="secret"),
+    secret_suffix="secret",
+    runtime_field=None,
 )
 
-# `bl` kind -> how it maps. Adding a kind is one entry here (its module in kinds/ gives the Kind).
-MAPPINGS: dict[str, KindMapping] = {m.bl_kind: m for m in (AGENT,)}
+# `bl` kind -> how it maps. Adding a kind is one entry here (its module in kinds/ gives the Kind). In the
+# registry's order: referenced kinds first, the order of the documents written.
+MAPPINGS: dict[str, KindMapping] = {
+    m.bl_kind: m
+    for m in sorted(
+        (POLICY, VOLUME, INTEGRATION_CONNECTION, MODEL, FUNCTION, JOB, AGENT),
+        key=lambda m: [k.kind for k in REGISTERED].index(m.kind.kind),
+    )
+}
+
+
+def mapping_of(kind: Kind) -> KindMapping:
+    for mapping in MAPPINGS.values():
+        if mapping.kind.kind == kind.kind:
+            return mapping
+    raise KeyError(kind.kind)
+
+
+def _presence(present: set[tuple[str, str | None, str]], namespace: str | None) -> Callable[[str, str], bool]:
+    def is_present(kind: str, name: str) -> bool:
+        return (kind, namespace, name) in present
+
+    return is_present
+
+
+def link_references(mapped: list[tuple[KindMapping, Mapped]]) -> list[tuple[Mapped, str]]:
+    """Names of resources of the same set (same namespace) become references to them (`policyRefs`,
+    `integrationConnectionRefs`, `volumes[].volumeRef`); the manifests stay valid. Returns a note per
+    change (also added to the resource's notes)."""
+    present = {(m.kind.kind, one.namespace, one.name) for m, one in mapped}
+    added: list[tuple[Mapped, str]] = []
+    for m, one in mapped:
+        spec = one.manifest["spec"]
+        before = copy.deepcopy(spec)
+        changed = common.name_references(
+            spec, m.spec_schema().get("properties") or {}, _presence(present, one.namespace)
+        )
+        if not changed:
+            continue
+        if validation_errors(one.manifest, m.kind):  # should not happen: keep the names as they were
+            one.manifest["spec"] = before
+            continue
+        for path in changed:
+            text = f"{path} (a resource of this set: the {m.noun} waits for it to be Ready)"
+            one.notes.append(text)
+            added.append((one, text))
+    return added

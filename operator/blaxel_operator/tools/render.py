@@ -1,9 +1,10 @@
-"""`render`: BlaxelAgent manifests -> Blaxel API payloads, without network.
+"""`render`: manifests of every kind the operator manages -> Blaxel API payloads, without network.
 
-Every BlaxelAgent document is validated against the CRD (the apiserver's rules, CEL included) and parsed
-by the operator's own spec model; errors of all documents are reported together, each naming the file,
-the document and the field. Secret, ConfigMap and Namespace documents are skipped; any other kind is an
-error.
+Every document of a registered kind (BlaxelAgent, BlaxelFunction, ...) is validated against its CRD (the
+apiserver's rules, CEL included) and parsed by the operator's own spec model; errors of all documents are
+reported together, each naming the file, the document and the field. Secret, ConfigMap and Namespace
+documents are skipped; any other kind is an error. References to other resources (`policyRefs`,
+`volumes[].volumeRef`, `integrationConnectionRefs`) render as the referenced resource's name.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any
 import pydantic
 
 from ..core.decide import owner_labels
-from ..kinds import agent
 from ..kinds.base import Kind
+from ..kinds.registry import KINDS as REGISTERED
 from .common import CliError, where
 
-KINDS: dict[tuple[str, str], Kind] = {
-    (f"{agent.KIND.group}/{agent.KIND.version}", agent.KIND.kind): agent.KIND
-}
+KINDS: dict[tuple[str, str], Kind] = {(kind.api_version, kind.kind): kind for kind in REGISTERED}
+_NAMES = sorted(k.kind for k in REGISTERED)
+# "BlaxelAgent, BlaxelFunction, ... or BlaxelVolume", for the error about any other kind
+KIND_NAMES = f"{', '.join(_NAMES[:-1])} or {_NAMES[-1]}" if len(_NAMES) > 1 else _NAMES[0]
 SKIPPED_KINDS = ("Secret", "ConfigMap", "Namespace")
 
 
@@ -53,12 +55,12 @@ class Resource:
 def load_resources(
     docs: Iterable[tuple[str, int, dict[str, Any]]], *, validate: bool = True
 ) -> list[Resource]:
-    """The BlaxelAgent documents, validated; raises RenderError listing every problem found."""
+    """The documents of registered kinds, validated; raises RenderError listing every problem found."""
     from ..schema import validate_object
 
     resources: list[Resource] = []
     errors: list[str] = []
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str, str], str] = {}
     count = 0
     for source, index, doc in docs:
         count += 1
@@ -67,7 +69,7 @@ def load_resources(
         if kind is None:
             if doc.get("kind") in SKIPPED_KINDS:
                 continue
-            errors.append(f"{at}: {doc.get('apiVersion')}/{doc.get('kind')} is not a BlaxelAgent")
+            errors.append(f"{at}: {doc.get('apiVersion')}/{doc.get('kind')} is not a {KIND_NAMES}")
             continue
         raw_meta = doc.get("metadata")
         meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
@@ -86,7 +88,7 @@ def load_resources(
             continue
         name = str(meta["name"])
         namespace = str(meta.get("namespace") or "default")
-        key = (namespace, name)
+        key = (kind.kind, namespace, name)
         if key in seen:
             errors.append(f"{at}: {namespace}/{name} is already defined by {seen[key]}")
             continue
@@ -102,7 +104,7 @@ def load_resources(
 def render_documents(
     docs: Iterable[tuple[str, int, dict[str, Any]]], *, cluster_id: str, validate: bool = True
 ) -> list[dict[str, Any]]:
-    """The Blaxel payload of every BlaxelAgent, as the operator would send it (secrets as placeholders)."""
+    """The Blaxel payload of every resource, as the operator would send it (secrets as placeholders)."""
     payloads: list[dict[str, Any]] = []
     for res in load_resources(docs, validate=validate):
         labels = owner_labels(cluster_id, res.namespace, res.name)
