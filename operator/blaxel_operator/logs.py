@@ -74,6 +74,4 @@ def configure(log_format: str = "text", level: str = "info") -> None:
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     for handler in root.handlers:
         handler.addFilter(REDACTOR)
-    # httpx logs every request URL at INFO; URLs carry no secrets, but this is noise.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # probe and scrape requests

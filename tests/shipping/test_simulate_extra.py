@@ -30,7 +30,7 @@ def test_unknown_options_of_other_commands_are_still_refused(capsys: pytest.Capt
 
 def test_without_the_extra_simulate_says_what_to_install() -> None:
     script = (
-        "import sys; sys.modules['aiohttp'] = None; from blaxel_operator.cli import main; sys.exit(main())"
+        "import sys; sys.modules['httpx'] = None; from blaxel_operator.cli import main; sys.exit(main())"
     )
     proc = subprocess.run(
         [sys.executable, "-c", script, "simulate", "--port", "0"],
@@ -41,5 +41,5 @@ def test_without_the_extra_simulate_says_what_to_install() -> None:
         check=False,
     )
     assert proc.returncode == 2
-    assert "blaxel-operator[simulator]" in proc.stderr and "aiohttp" in proc.stderr
+    assert "blaxel-operator[simulator]" in proc.stderr and "httpx" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -289,3 +289,17 @@ def test_hostile_kinds_from_the_command_line(tmp_path: Path) -> None:
     for bad in (["--fault-rules", str(tmp_path / "none.json")], ["--put-semantics", "upsert"]):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
+
+
+async def test_a_rule_scoped_by_name_spoils_that_object_in_listings_too(
+    client: httpx.AsyncClient, sim: BlaxelSimulator
+) -> None:
+    for name in ("plain", "odd-1"):
+        sim.seed_object("functions", body("functions", name))
+    sim.set_fault_rules([FaultConfig(rate=1.0, kinds=("unknown_status",), names=("odd-*",))])
+    listed = (await client.get("/functions", headers=PAGINATED)).json()["data"]
+    statuses = {f["metadata"]["name"]: f["status"] for f in listed}
+    assert statuses["odd-1"] == UNKNOWN_STATUS and statuses["plain"] != UNKNOWN_STATUS
+    # as a GET of it shows it; a GET of another object is left alone
+    assert (await client.get("/functions/odd-1")).json()["status"] == UNKNOWN_STATUS
+    assert (await client.get("/functions/plain")).json()["status"] != UNKNOWN_STATUS

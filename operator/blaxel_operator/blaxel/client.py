@@ -11,6 +11,7 @@ import email.utils
 import hashlib
 import heapq
 import itertools
+import json as jsonlib
 import logging
 import random
 import time
@@ -19,7 +20,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from .. import __version__
 from ..metrics import API_LATENCY, API_REQUESTS, API_RETRIES, READINESS
@@ -206,31 +208,49 @@ def body_hints(body: Any) -> BodyHints:
     return BodyHints(code, retryable, retry_after)
 
 
-def _json_body(response: httpx.Response) -> Any:
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer, read whole: what the error mapping and the caller look at."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]  # case-insensitive
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The JSON body; ValueError when it is not JSON."""
+        return jsonlib.loads(self.content)
+
+
+def _json_body(response: Answer) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def _error_text(response: httpx.Response, body: Any) -> str:
+def _error_text(response: Answer, body: Any) -> str:
     if body is None:
         text = response.text.strip()
-        return text[:300] or response.reason_phrase
+        return text[:300] or response.reason
     if isinstance(body, dict):
         err = body.get("error")
         if isinstance(err, dict):  # edge error shape
-            return str(err.get("message") or err.get("code") or response.reason_phrase)[:500]
+            return str(err.get("message") or err.get("code") or response.reason)[:500]
         message = body.get("message")
         if message and err and str(message) != str(err):
             return f"{err}: {message}"[:500]
-        return str(message or err or response.reason_phrase)[:500]
-    return response.reason_phrase
+        return str(message or err or response.reason)[:500]
+    return response.reason
 
 
-def error_for(response: httpx.Response, method: str, path: str, *, api_version: str = "") -> BlaxelError:
+def error_for(response: Answer, method: str, path: str, *, api_version: str = "") -> BlaxelError:
     """The typed error of an HTTP error answer, with the server's retry hints."""
-    status = response.status_code
+    status = response.status
     body = _json_body(response)
     text = _error_text(response, body)
     hints = body_hints(body)
@@ -307,7 +327,8 @@ def workspace_names(body: Any) -> tuple[list[str], bool]:
 
 
 class BlaxelApi:
-    """One pooled httpx client for all resources and credentials."""
+    """One pooled HTTP client for all resources and credentials (aiohttp: Kopf's own HTTP stack, so the
+    operator loads no second one)."""
 
     def __init__(
         self,
@@ -329,15 +350,24 @@ class BlaxelApi:
         # key digest -> the workspace resolved for it, or (until, names, more) when it could not be
         self.workspaces: dict[str, str | tuple[float, tuple[str, ...], bool]] = {}
         self.resolving: dict[str, asyncio.Lock] = {}
-        self.http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-            limits=httpx.Limits(max_connections=max(1, max_inflight), max_keepalive_connections=max_inflight),
-            headers={"User-Agent": user_agent, "Blaxel-Version": api_version},
-        )
+        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(10.0, timeout))
+        self.max_connections = max(1, max_inflight)
+        self.headers = {"User-Agent": user_agent, "Blaxel-Version": api_version, "Accept": "application/json"}
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:  # made on first use, inside the running loop
+            self._session = aiohttp.ClientSession(
+                headers=self.headers,
+                timeout=self.timeout,
+                connector=aiohttp.TCPConnector(limit=self.max_connections),
+                trust_env=True,  # HTTP(S)_PROXY, NO_PROXY and .netrc, as other HTTP clients honour them
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self.http.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def resolve_workspace(self, creds: Credentials) -> Credentials:
         """`creds` with a workspace: their own, else the API key's only one (asked once per key).
@@ -398,6 +428,22 @@ class BlaxelApi:
                 log.debug("retrying %s %s in %.2fs after %s", method, path, delay, type(exc).__name__)
                 await asyncio.sleep(delay)
 
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        json: Any,
+        params: Mapping[str, Any] | None,
+    ) -> Answer:
+        # `path` is already escaped (see ExternalClient._path): sent as is, never re-encoded or resolved
+        url = URL(self.base_url + path, encoded=True)
+        if params:
+            url = url.update_query({k: str(v) for k, v in params.items()})
+        async with self._http().request(method, url, headers=headers, json=json) as response:
+            content = await response.read()
+            return Answer(response.status, response.reason or "", response.headers, content)
+
     def _retry_delay(self, method: str, exc: BlaxelError, attempt: int) -> float | None:
         """Seconds before repeating the call, or None to give up here (the reconciler retries later)."""
         if attempt >= self.inline_retries or not may_retry(method, exc):
@@ -425,11 +471,11 @@ class BlaxelApi:
         try:
             started = time.monotonic()
             try:
-                response = await self.http.request(method, path, headers=headers, json=json, params=params)
-            except httpx.TimeoutException as exc:
+                response = await self._send(method, path, headers, json, params)
+            except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
                 API_REQUESTS.labels(method, "timeout").inc()
                 raise TransportError(f"timed out ({type(exc).__name__})", method=method, path=path) from None
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 API_REQUESTS.labels(method, "error").inc()
                 raise TransportError(
                     f"connection failed ({type(exc).__name__})", method=method, path=path
@@ -438,10 +484,10 @@ class BlaxelApi:
                 API_LATENCY.labels(method).observe(time.monotonic() - started)
         finally:
             self.inflight.release()
-        API_REQUESTS.labels(method, str(response.status_code)).inc()
-        if response.status_code < 500:
+        API_REQUESTS.labels(method, str(response.status)).inc()
+        if response.status < 500:
             READINESS.mark()
-        if response.status_code >= 400:
+        if response.status >= 400:
             raise error_for(response, method, path, api_version=self.api_version)
         if not response.content:
             return None
@@ -453,7 +499,7 @@ class BlaxelApi:
             kind = response.headers.get("content-type", "").split(";")[0].strip()[:60] or "no content type"
             raise MalformedResponse(
                 f"the answer is not JSON ({kind})",
-                status=response.status_code,
+                status=response.status,
                 method=method,
                 path=path,
                 retryable=method == "GET",

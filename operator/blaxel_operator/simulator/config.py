@@ -66,7 +66,9 @@ class FaultConfig:
     Hostile answers (:data:`HOSTILE_KINDS`) serve the call and then spoil the answer; they always
     act after the call took effect, except ``slow`` and ``non_json`` which follow ``phase`` (a
     ``slow`` call "before" is served only if the client is still there after the delay). An answer
-    that has no object to spoil (an error, a 404) is left alone and does not count.
+    that has no object to spoil (an error, a 404) is left alone and does not count. A hostile rule
+    scoped by ``names`` or ``agents`` spoils those objects in listings too (as a GET of each shows
+    them), each spoilt object counting as one fault.
     """
 
     rate: float = 0.0

@@ -278,6 +278,8 @@ class BlaxelSimulator:
             response = await self._route(request, parts, call)
         except ApiError as error:
             response = error_answer(error)
+        if drawn is None and call.method == "GET" and call.name is None and call.collection is not None:
+            response = self._spoil_listed(response, call)
         if drawn is not None and drawn.phase == "after":
             call.effective_status = response.status
             if drawn.kind == "slow":
@@ -304,6 +306,38 @@ class BlaxelSimulator:
         self._mark(call, dataclasses.replace(drawn, phase="after"))
         call.effective_status = response.status
         return json_answer(spoilt, response.status)
+
+    def _spoil_listed(self, response: web.StreamResponse, call: CallRecord) -> web.StreamResponse:
+        """A listing shows each object as a GET of it would: an object a hostile rule scopes by name
+        (``names``, ``agents``) is spoilt in a listing too, each draw counting as one fault of the rule."""
+        rules = [
+            (index, rule)
+            for index, rule in enumerate(self.config.fault_rules)
+            if (rule.names or rule.agents) and hostile.OBJECT_KINDS.intersection(rule.kinds)
+        ]
+        if not rules or not isinstance(response, web.Response) or response.status >= 400 or not response.text:
+            return response
+        body = json.loads(response.text)
+        items = body.get("data") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            return response
+        spoilt_any = False
+        for position, item in enumerate(items):
+            name = (item.get("metadata") or {}).get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            probe = dataclasses.replace(call, name=name, agent=name if call.collection == "agents" else None)
+            for index, rule in rules:
+                if not self._eligible(rule, self._rule_counts[index], probe) or self.rng.random() >= rule.rate:
+                    continue
+                kind = self.rng.choice([k for k in rule.kinds if k in hostile.OBJECT_KINDS])
+                spoilt = hostile.spoil(kind, item, rule)
+                if spoilt is not None:
+                    items[position] = spoilt
+                    self._count(index, +1)
+                    spoilt_any = True
+                break
+        return json_answer(body, response.status) if spoilt_any else response
 
     def _bearer(self, request: web.Request) -> str | None:
         for header in ("X-Blaxel-Authorization", "Authorization"):
