@@ -152,6 +152,21 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="split the resources among N operator processes (default 1: all); env BLAXEL_OPERATOR_SHARD_COUNT",
     )
+    p.add_argument(
+        "--shard-lease",
+        default=os.environ.get("BLAXEL_OPERATOR_SHARD_LEASE") or None,
+        metavar="NAMESPACE/NAME",
+        help="a coordination.k8s.io Lease naming the shard layout (shard count) that acts: when the count "
+        "changes, the new layout's processes act on nothing (no finalizer, no reconcile) until the old "
+        "layout's have stopped renewing it; env BLAXEL_OPERATOR_SHARD_LEASE (default: none)",
+    )
+    p.add_argument(
+        "--shard-lease-seconds",
+        type=float,
+        default=DEFAULTS.shard_lease_seconds,
+        metavar="S",
+        help="how long an unrenewed shard layout lease holds (default %(default)s s; renewed every S/3)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> OperatorConfig:
@@ -176,6 +191,15 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
             creds_secret = (kubenames.namespace(ns), kubenames.secret_name(name))
         except kubenames.InvalidName as exc:
             raise CliError(f"--credentials-secret: {exc}") from None
+    shard_lease = None
+    if args.shard_lease:
+        ns, _, name = args.shard_lease.partition("/")
+        try:
+            shard_lease = (kubenames.namespace(ns), kubenames.object_name(name))
+        except kubenames.InvalidName as exc:
+            raise CliError(f"--shard-lease must be NAMESPACE/NAME: {exc}") from None
+    if args.shard_lease_seconds < 1:
+        raise CliError("--shard-lease-seconds must be at least 1")
     api_url, api_version = api_settings(args)
     default_creds = None
     api_key = os.environ.get("BL_API_KEY")
@@ -207,6 +231,8 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         peering=args.peering,
         shard_index=args.shard_index,
         shard_count=args.shard_count,
+        shard_lease=shard_lease,
+        shard_lease_seconds=args.shard_lease_seconds,
     )
 
 

@@ -91,6 +91,8 @@ class OperatorConfig:
     peering: str | None = None
     shard_index: int = 0  # this process reconciles the objects whose stable hash mod shard_count is this
     shard_count: int = 1
+    shard_lease: tuple[str, str] | None = None  # (namespace, name) of the shard layout lease
+    shard_lease_seconds: float = 15.0
 
     @property
     def finalizer(self) -> str:

@@ -100,6 +100,10 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: lis
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_settings(settings, config)
+        lease = runtime.handover.lease
+        if lease is not None:  # read before any object is handled: is another shard layout acting?
+            await lease.step()
+            lease.start()
 
     @kopf.on.login(registry=registry, backoff=LOGIN_BACKOFF)
     async def login(**_: Any) -> kopf.ConnectionInfo:
@@ -116,12 +120,18 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, kinds: lis
         meta = body.metadata
         return shard_of(meta.namespace or "", meta.name or "", config.shard_count) == config.shard_index
 
+    def holds_finalizer(body: kopf.Body, **_: Any) -> bool:
+        # not while another shard layout acts: its finalizers and ours would be stripped back and forth
+        return in_shard(body) and not runtime.handover.waiting
+
     for kind in kinds:
-        register_kind(registry, runtime, kind, in_shard)
+        register_kind(registry, runtime, kind, in_shard, holds_finalizer)
     return runtime
 
 
-def register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind, in_shard: Any) -> None:
+def register_kind(
+    registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind, in_shard: Any, holds_finalizer: Any
+) -> None:
     resource = (kind.group, kind.version, kind.plural)
 
     @kopf.index(*resource, registry=registry, id=INDEX_HANDLER)
@@ -136,7 +146,7 @@ def register_kind(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kind,
         elif type == "DELETED":
             runtime.forget(kind, body)  # another shard's object: only what the index knows of it
 
-    @kopf.on.delete(*resource, registry=registry, id="delete", when=in_shard)
+    @kopf.on.delete(*resource, registry=registry, id="delete", when=holds_finalizer)
     async def delete(body: kopf.Body, logger: Any, **_: Any) -> None:
         # Short waits (remote DELETING) happen here rather than through Kopf's retries: each retry
         # would write progress annotations, a Kubernetes write per deletion poll.

@@ -191,6 +191,39 @@ class KubeApi:
         result: dict[str, Any] = json.loads(body)
         return result
 
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A coordination.k8s.io/v1 Lease, or None when there is none."""
+        kubenames.namespace(namespace)
+        kubenames.object_name(name)
+        segments = ("apis", "coordination.k8s.io", "v1", "namespaces", namespace, "leases", name)
+        status, body = await self._request("GET", segments)
+        if status == 404:
+            return None
+        if status >= 400:
+            text = body[:300].decode(errors="replace")
+            raise KubeError(status, f"reading Lease {namespace}/{name} failed: {text}")
+        result: dict[str, Any] = json.loads(body)
+        return result
+
+    async def write_lease(self, namespace: str, lease: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Create the Lease (no resourceVersion) or replace it (its resourceVersion must still be the
+        current one). None when another writer came first (409)."""
+        name = str((lease.get("metadata") or {}).get("name") or "")
+        kubenames.namespace(namespace)
+        kubenames.object_name(name)
+        segments: tuple[str, ...] = ("apis", "coordination.k8s.io", "v1", "namespaces", namespace, "leases")
+        replacing = bool((lease.get("metadata") or {}).get("resourceVersion"))
+        if replacing:
+            segments += (name,)
+        status, body = await self._request("PUT" if replacing else "POST", segments, json=dict(lease))
+        if status == 409:
+            return None
+        if status >= 400:
+            text = body[:300].decode(errors="replace")
+            raise KubeError(status, f"writing Lease {namespace}/{name} failed: {text}")
+        result: dict[str, Any] = json.loads(body)
+        return result
+
     async def _request(
         self,
         method: str,

@@ -30,6 +30,7 @@ async def run_operator(config: OperatorConfig) -> int:
             standalone=config.peering is None,
             peering_name=config.peering,
             liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None,
+            stop_flag=runtime.stop,
         )
     finally:
         keeper.cancel()
@@ -37,4 +38,4 @@ async def run_operator(config: OperatorConfig) -> int:
             await keeper
         if runner is not None:
             await runner.cleanup()
-    return 0
+    return runtime.exit_code

@@ -12,6 +12,8 @@ blaxelfunctions, ...):
   merge patches of our own peering object (get, patch on that name). Cluster-wide operators use
   clusterkopfpeerings, namespaced ones kopfpeerings in each served namespace
   (kopf/_core/engines/peering.py guess_selectors, _core/reactor/orchestration.py spawn_missing_peerings).
+- the shard layout lease (--shard-lease, always set by the chart), in the release namespace: create, and
+  get + update of that one Lease (blaxel_operator/runtime/lease.py).
 - Nothing else: namespaces list/watch and customresourcedefinitions list/watch are optional for Kopf
   (kopf/_core/reactor/observation.py falls back on 403 to the exact namespaces and the resources found
   by API discovery at startup), and discovery itself is open to every authenticated client.
@@ -48,6 +50,12 @@ AGENT_RULES = rules(
 )
 
 
+LEASE_ROLE = ("Role", NAMESPACE, f"{FULLNAME}-shard-lease")
+LEASE_RULES = rules(("coordination.k8s.io", "leases", ["create"])) | rules(
+    ("coordination.k8s.io", "leases", ["get", "update"]), names=(f"{FULLNAME}-shards",)
+)
+
+
 def peering_rules(resource: str, name: str) -> set[Rule]:
     return rules(("kopf.dev", resource, ["list", "watch"])) | rules(
         ("kopf.dev", resource, ["get", "patch"]), names=(name,)
@@ -55,7 +63,8 @@ def peering_rules(resource: str, name: str) -> set[Rule]:
 
 
 def rbac(manifests: list[Manifest]) -> dict[tuple[str, str, str], set[Rule]]:
-    """(kind, namespace, name) of each (Cluster)Role -> its rules, flattened."""
+    """(kind, namespace, name) of each (Cluster)Role -> its rules, flattened; the shard layout lease's
+    Role, checked here (every rendering has it, with exactly its rules), left out."""
     out: dict[tuple[str, str, str], set[Rule]] = {}
     for m in manifests:
         if m["kind"] not in ROLE_KINDS:
@@ -69,6 +78,7 @@ def rbac(manifests: list[Manifest]) -> dict[tuple[str, str, str], set[Rule]]:
                     for verb in rule["verbs"]:
                         flat.add((group, resource, verb, tuple(rule.get("resourceNames") or ())))
         out[key] = flat
+    assert out.pop(LEASE_ROLE, None) == LEASE_RULES
     return out
 
 
@@ -156,6 +166,15 @@ def test_rbac_is_exactly_what_the_operator_calls(name: str, render: Render) -> N
 def test_namespaced_mode_grants_nothing_cluster_wide(name: str, render: Render) -> None:
     manifests = render(SCENARIOS[name][0])
     assert not [m for m in manifests if m["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+
+
+def test_every_deployment_names_the_shard_layout_lease_it_is_allowed_to_write(render: Render) -> None:
+    for values in ({}, {"shards": 3}):
+        deployments = [m for m in render(values) if m["kind"] == "Deployment"]
+        assert deployments
+        for deployment in deployments:
+            args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+            assert f"--shard-lease={NAMESPACE}/{FULLNAME}-shards" in args
 
 
 def test_peering_rules_only_with_peering(render: Render) -> None:

@@ -213,6 +213,7 @@ EXPECTED_ARGS: dict[str, list[str]] = {
         "--health-port=8081",
         "--log-format=json",
         "--log-level=info",
+        "--shard-lease=blaxel-system/blx-blaxel-operator-shards",
     ],
     "namespaced": [
         "run",
@@ -227,6 +228,7 @@ EXPECTED_ARGS: dict[str, list[str]] = {
         "--health-port=8081",
         "--log-format=json",
         "--log-level=info",
+        "--shard-lease=blaxel-system/blx-blaxel-operator-shards",
     ],
     "peering": [
         "run",
@@ -240,6 +242,7 @@ EXPECTED_ARGS: dict[str, list[str]] = {
         "--health-port=8081",
         "--log-format=json",
         "--log-level=info",
+        "--shard-lease=blaxel-system/blx-blaxel-operator-shards",
         "--peering=blaxel-ha",
     ],
     "everything": [
@@ -256,6 +259,7 @@ EXPECTED_ARGS: dict[str, list[str]] = {
         "--log-level=debug",
         "--cluster-id=prod-eu",
         "--credentials-secret=blaxel-system/blaxel-default",
+        "--shard-lease=blaxel-system/blx-blaxel-operator-shards",
         "--peering=blaxel-operator",
         "--request-timeout=20",
     ],
@@ -295,6 +299,7 @@ def test_custom_operator_values_reach_the_flags(render: Render) -> None:
         "--health-port=9091",
         "--log-format=text",
         "--log-level=warning",
+        "--shard-lease=blaxel-system/blx-blaxel-operator-shards",
     ]
     assert c["livenessProbe"]["httpGet"]["port"] == 9091
     assert c["readinessProbe"]["httpGet"]["port"] == 9090

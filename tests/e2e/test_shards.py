@@ -30,7 +30,7 @@ def shard_in(user_agent: str | None) -> str:
 
 
 async def start_shards(
-    start_operator: StartOperator, kube: KubeEmulator, tmp_path: Path, count: int
+    start_operator: StartOperator, kube: KubeEmulator, tmp_path: Path, count: int, *args: str
 ) -> list[OperatorProcess]:
     """`count` operators, each with its own token: the test bed records who wrote what."""
     ops = []
@@ -38,7 +38,12 @@ async def start_shards(
         kubeconfig = kube.write_kubeconfig(tmp_path / f"kubeconfig-{i}-of-{count}", token=f"{i}-of-{count}")
         ops.append(
             await start_operator(
-                "--shard-index", str(i), "--shard-count", str(count), env={"KUBECONFIG": str(kubeconfig)}
+                "--shard-index",
+                str(i),
+                "--shard-count",
+                str(count),
+                *args,
+                env={"KUBECONFIG": str(kubeconfig)},
             )
         )
     return ops
@@ -163,3 +168,63 @@ async def test_a_resource_deleted_between_layouts_is_deleted_by_its_new_shard(
     assert shard_in(delete.user_agent) == f"{shard_of('default', names[0], 3)}-of-3"
     for name in names[1:]:
         await wait_ready(k, "default", name, timeout=10)
+
+
+LEASE = ("--shard-lease", "default/blaxel-operator-shards", "--shard-lease-seconds", "2")
+
+
+async def test_two_layouts_running_side_by_side_never_both_act(
+    k: KubeClient, kube: KubeEmulator, sim: BlaxelSimulator, start_operator: StartOperator, tmp_path: Path
+) -> None:
+    names = NAMES[:8]
+    two = await start_shards(start_operator, kube, tmp_path, 2, *LEASE)
+    for name in names:
+        await k.create_agent("default", name, SPEC)
+    for name in names:
+        await wait_ready(k, "default", name, timeout=30)
+
+    # a new layout starts while the old one still runs (as when helm replaces Deployments one by one):
+    # it waits for the lease, keeps no finalizer and reconciles nothing; a resource created meanwhile is
+    # POSTed once, by the old layout
+    since = sim.last_seq
+    kube.reset_counters()
+    three = await start_shards(start_operator, kube, tmp_path, 3, *LEASE)
+    for op in three:
+        await wait_for(
+            lambda op=op: asyncio.sleep(0, "held by shards=2" in op.logs()),
+            timeout=30,
+            what="the new layout waiting for the lease",
+        )
+    await k.create_agent("default", "bot-window", SPEC)
+    await wait_ready(k, "default", "bot-window", timeout=30)
+    # (the new layout's only calls: its readiness probe, one listing of one object)
+    acting = [c for c in sim.calls(since=since) if c.agent is not None or c.is_write or "limit=1" not in c.query]
+    assert {shard_in(c.user_agent) for c in acting} <= {"0-of-2", "1-of-2"}
+    assert not any(user.endswith("-of-3") for (_, _, _, user) in kube.object_writers)
+    window = await k.get_agent("default", "bot-window") or {}
+    assert window["metadata"]["finalizers"] == [shard_finalizer(shard_of("default", "bot-window", 2), 2)]
+
+    # the old layout stops: the lease goes unrenewed, the new layout takes it and every resource over
+    statuses = {a["metadata"]["name"]: a["status"] for a in await k.list_agents("default")}
+    for op in two:
+        await op.stop()
+    owner = {name: shard_of("default", name, 3) for name in [*names, "bot-window"]}
+
+    async def handed_over() -> bool:
+        agents = await k.list_agents("default")
+        return all(
+            a["metadata"].get("finalizers") == [shard_finalizer(owner[a["metadata"]["name"]], 3)]
+            for a in agents
+        )
+
+    await wait_for(handed_over, timeout=30, what="each agent holding its new shard's finalizer alone")
+    lease = await k.http.get("/apis/coordination.k8s.io/v1/namespaces/default/leases/blaxel-operator-shards")
+    assert lease.json()["spec"]["holderIdentity"] == "shards=3"
+    assert Counter(c.agent for c in sim.calls(method="POST")) == Counter([*names, "bot-window"])
+    assert [c for c in sim.calls(since=since) if c.is_write] == [
+        c for c in sim.calls(since=since, method="POST") if c.agent == "bot-window"
+    ]
+    after = {a["metadata"]["name"]: a["status"] for a in await k.list_agents("default")}
+    assert after == statuses  # handed over without a status write
+    for op in three:
+        assert op.alive

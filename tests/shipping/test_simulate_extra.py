@@ -29,9 +29,7 @@ def test_unknown_options_of_other_commands_are_still_refused(capsys: pytest.Capt
 
 
 def test_without_the_extra_simulate_says_what_to_install() -> None:
-    script = (
-        "import sys; sys.modules['httpx'] = None; from blaxel_operator.cli import main; sys.exit(main())"
-    )
+    script = "import sys; sys.modules['httpx'] = None; from blaxel_operator.cli import main; sys.exit(main())"
     proc = subprocess.run(
         [sys.executable, "-c", script, "simulate", "--port", "0"],
         capture_output=True,

@@ -144,6 +144,7 @@ Argument: dict "root" "shard" "shards" (a shard's flags, and its own peering nam
 - --shard-index={{ $shard }}
 - --shard-count={{ $shards }}
 {{- end }}
+- --shard-lease={{ .Release.Namespace }}/{{ include "blaxel-operator.shardLeaseName" . }}
 {{- if .Values.peering.enabled }}
 - --peering={{ index (include "blaxel-operator.peeringNames" . | fromJsonArray) $shard }}
 {{- end }}
@@ -203,4 +204,12 @@ Argument: dict "resource" (clusterkopfpeerings|kopfpeerings) "names" (peering na
   resources: [{{ .resource | quote }}]
   resourceNames: {{ toJson .names }}
   verbs: ["get", "patch"]
+{{- end }}
+
+{{/*
+The Lease naming the shard layout that acts (--shard-lease): held by every process, so that when
+`shards` changes, the new layout waits for the old one to be gone.
+*/}}
+{{- define "blaxel-operator.shardLeaseName" -}}
+{{- printf "%s-shards" (include "blaxel-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}

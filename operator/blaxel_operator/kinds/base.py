@@ -23,7 +23,9 @@ class CamelModel(BaseModel):
     """Strict camelCase model: unknown fields are errors (the CRD would prune them anyway)."""
 
     # built on first use: a cluster that uses two kinds does not carry the validators of seven
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True
+    )
 
 
 @dataclass(frozen=True)

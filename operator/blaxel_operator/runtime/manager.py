@@ -16,22 +16,23 @@ from .. import __version__
 from ..blaxel.client import BlaxelApi, ExternalClient
 from ..config import OperatorConfig
 from ..core.conditions import READY, Condition, set_condition
-from ..core.decide import FINALIZER, stale_finalizers
+from ..core.decide import FINALIZER
 from ..core.events import Event
-from ..core.schedule import TRANSITIONAL_PATIENCE
 from ..core.status import iso
 from ..kinds.base import Kind
 from ..kubeapi import KubeApi
 from ..kubelogin import KubeLogin
 from .deleter import Deleter, Deletion
 from .gauges import forget
+from .handover import LEASE_RECHECK, Handover
 from .inputs import InputProblem, InputResolver, parse
+from .membership import Membership
 from .queue import WorkQueue
 from .reconciler import Reconciler, utcnow
 from .refs import UNCHANGED, ReferenceIndex
 from .state import OBSERVE, Key, ObjectState, compact, key_of, pack, trigger_of, unpack
 from .status_writer import StatusWriter, previous_status
-from .sweep import GroupKey, Sweeper
+from .sweep import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,10 @@ class Runtime:
         self.kube_login = KubeLogin()  # Kopf's login handler and KubeApi share it
         self.kube = KubeApi(self.kube_login)
         self.finalizer = config.finalizer
+        self.handover = Handover(config, self.kube, self.delete, self.lease_acquired, self.superseded)
+        self.stop = asyncio.Event()  # set: the operator stops (Kopf's stop flag)
+        self.exit_code = 0
         self.states: dict[Key, ObjectState] = {}
-        self.group_keys: dict[tuple[str, str, str], GroupKey] = {}  # (kind, API key, workspace) -> key
         self.index = ReferenceIndex(wake=lambda key: self.queue.add(key, 0))
         self.queue: WorkQueue[Key] = WorkQueue(self.process, workers=max(4, 2 * config.max_inflight))
         self.sweeper = Sweeper(
@@ -93,6 +96,7 @@ class Runtime:
             first_delay=min(config.poll_interval, 5.0),
             fast_interval=config.deploy_poll_interval,
         )
+        self.membership = Membership(self.sweeper)
         self.parts = {kind.kind: self._parts(kind) for kind in kinds}
         self._tasks: set[asyncio.Task[None]] = set()
         self.started = False
@@ -169,7 +173,7 @@ class Runtime:
         self.queue.discard(key)
         self.index.forget(key)
         if state is not None:
-            self.sweeper.leave(state.sweep_group, state.remote_name)
+            self.membership.leave(state)
             forget(key[0], state)
 
     # ---- reconciles, scheduled by the queue and the sweeps -------------------------------------------
@@ -178,15 +182,15 @@ class Runtime:
         state = self.states.get(key)
         if state is None:
             return None
+        gate = self.handover.gate()
+        if not gate.proceed:
+            return gate.delay
         parts = self.parts[key[0]]
         observed = self.take_observation(state)
         body = state.body
-        finalizers = (body.get("metadata") or {}).get("finalizers") or []
-        stale = stale_finalizers(finalizers, self.finalizer)
-        if stale:
-            delay = await self.release_stale(parts, body, stale)
-            if delay is not None or self.finalizer not in finalizers:
-                return delay  # to try again; or nothing to reconcile before (or after) ours
+        gate = await self.handover.settle(parts.kind, key, body)
+        if not gate.proceed:
+            return gate.delay  # to try again; or nothing to reconcile before (or after) ours
         if observed is OBSERVE and state.fresh and restorable(body, self.finalizer):
             # After a restart, settled objects are observed with their workspace's list pages rather
             # than one GET each; the first sweep comes within seconds.
@@ -200,50 +204,14 @@ class Runtime:
             state.looked_at = time.monotonic()
         if state.remote_name and state.last_credentials is not None:
             if nxt.settled:
-                self.join(parts, state, key)
+                self.membership.join(parts.kind, parts.external, state, key)
                 return None
             if nxt.in_progress:
                 # swept while enough are in progress; else observed alone, yet counted in its group
-                return None if self.watch(parts, state, key) else nxt.delay
-        self.sweeper.leave(state.sweep_group, state.remote_name)
-        state.sweep_group = None
+                watched = self.membership.watch(parts.kind, parts.external, state, key)
+                return None if watched else nxt.delay
+        self.membership.leave(state)
         return nxt.delay
-
-    async def release_stale(
-        self, parts: KindParts, body: Mapping[str, Any], stale: list[str]
-    ) -> float | None:
-        """The object moved here from another shard layout (the shard count changed) and still carries
-        that layout's finalizer: once it has ours, the old one goes. Being deleted without ours (Kopf
-        adds no finalizer then), its deletion runs here first. Returns a delay to try again after, or
-        None when the reconcile may go on."""
-        meta = body.get("metadata") or {}
-        finalizers = list(meta.get("finalizers") or [])
-        if self.finalizer not in finalizers:
-            if not meta.get("deletionTimestamp"):
-                return None  # Kopf adds ours first; its arrival brings the object back here
-            result = await self.delete(parts.kind, body)
-            if not result.done:
-                return max(1.0, result.delay)
-        kept = [f for f in finalizers if f not in stale]
-        kind = parts.kind
-        released = await self.kube.replace_finalizers(
-            kind.group,
-            kind.version,
-            kind.plural,
-            str(meta.get("namespace") or ""),
-            str(meta.get("name") or ""),
-            finalizers,
-            kept,
-        )
-        if not released:
-            return 1.0  # changed meanwhile: its next event (or this retry) tells
-        log.info(
-            "%s/%s: released the finalizer(s) of another shard layout: %s",
-            meta.get("namespace"),
-            meta.get("name"),
-            ", ".join(stale),
-        )
-        return None
 
     @staticmethod
     def take_observation(state: ObjectState) -> Any:
@@ -260,54 +228,10 @@ class Runtime:
         except Exception:
             return False  # the reconcile reports it
         state.last_credentials, state.remote_name = creds, sys.intern(resolved.desired.name)
-        self.join(parts, state, key_of(parts.kind.kind, body), unobserved=True)
+        self.membership.join(
+            parts.kind, parts.external, state, key_of(parts.kind.kind, body), unobserved=True
+        )
         return True
-
-    def group_of(self, parts: KindParts, state: ObjectState) -> GroupKey:
-        creds = state.last_credentials
-        assert creds is not None and state.remote_name is not None
-        group = self.group_keys.get((parts.kind.kind, creds.api_key, creds.workspace or ""))
-        if group is None:  # one tuple per group, shared by its objects
-            group = (
-                parts.kind.kind,
-                hashlib.sha256(creds.api_key.encode()).hexdigest()[:16],
-                creds.workspace or "",
-            )
-            self.group_keys[(parts.kind.kind, creds.api_key, creds.workspace or "")] = group
-        if state.sweep_group != group:
-            self.sweeper.leave(state.sweep_group, state.remote_name)
-            state.sweep_group = group
-        return group
-
-    def join(self, parts: KindParts, state: ObjectState, key: Key, unobserved: bool = False) -> None:
-        group = self.group_of(parts, state)
-        assert state.last_credentials is not None and state.remote_name is not None
-        self.sweeper.join(
-            group,
-            state.last_credentials,
-            parts.external,
-            state.remote_name,
-            key,
-            unobserved=unobserved,
-            shape=parts.kind.list_shape,
-        )
-
-    def watch(self, parts: KindParts, state: ObjectState, key: Key) -> bool:
-        """In progress: observed with the list sweeps while enough are, else alone (False)."""
-        group = self.group_of(parts, state)
-        assert state.last_credentials is not None and state.remote_name is not None
-        pacing = state.pacing
-        since = pacing.transitional_since if pacing.transitional is not None else time.monotonic()
-        until = since + TRANSITIONAL_PATIENCE
-        return self.sweeper.watch(
-            group,
-            state.last_credentials,
-            parts.external,
-            state.remote_name,
-            key,
-            until,
-            parts.kind.list_shape,
-        )
 
     def deliver(self, key: Key, remote: Mapping[str, Any] | None, asked: float) -> None:
         state = self.states.get(key)
@@ -325,6 +249,8 @@ class Runtime:
     # ---- deletion (Kopf's finalizer handler calls this) ----------------------------------------------
 
     async def delete(self, kind: Kind, body: Mapping[str, Any]) -> Deletion:
+        if not self.handover.may_act():
+            return Deletion(False, 2 * LEASE_RECHECK, "waiting for the shard layout lease", hand_back=True)
         key = key_of(kind.kind, body)
         state = self.states.get(key) or ObjectState(packed=pack(compact(body)))
         parts = self.parts[kind.kind]
@@ -347,12 +273,32 @@ class Runtime:
         if await parts.status.write(body, state, previous, new):
             self.post_event(body, Event("Warning", "InUse", message))
 
+    # ---- the shard layout lease ---------------------------------------------------------------------
+
+    def lease_acquired(self) -> None:
+        """Held after another layout: what came meanwhile is looked at now, and gets our finalizer."""
+        for key, state in self.states.items():
+            if self.finalizer not in ((state.body.get("metadata") or {}).get("finalizers") or []):
+                self.handover.unfinalized.add(key)
+            self.queue.add(key, 0)
+
+    def superseded(self, holder: str) -> None:
+        log.error(
+            "another shard layout (%s) took the shard layout lease: this process (%s shards) stops",
+            holder,
+            self.config.shard_count,
+        )
+        self.exit_code = 1
+        self.stop.set()
+
     async def close(self) -> None:
         # Kopf waits for every task of the loop on shutdown: ours end here, not after its timeout.
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.sweeper.close()
+        if self.handover.lease is not None:
+            await self.handover.lease.close()
         await self.api.close()
         await self.kube.close()
 

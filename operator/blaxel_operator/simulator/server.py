@@ -328,7 +328,10 @@ class BlaxelSimulator:
                 continue
             probe = dataclasses.replace(call, name=name, agent=name if call.collection == "agents" else None)
             for index, rule in rules:
-                if not self._eligible(rule, self._rule_counts[index], probe) or self.rng.random() >= rule.rate:
+                if (
+                    not self._eligible(rule, self._rule_counts[index], probe)
+                    or self.rng.random() >= rule.rate
+                ):
                     continue
                 kind = self.rng.choice([k for k in rule.kinds if k in hostile.OBJECT_KINDS])
                 spoilt = hostile.spoil(kind, item, rule)
