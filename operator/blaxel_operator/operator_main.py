@@ -30,7 +30,6 @@ async def run_operator(config: OperatorConfig) -> int:
             standalone=config.peering is None,
             peering_name=config.peering,
             liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None,
-            stop_flag=runtime.stop,
         )
     finally:
         keeper.cancel()

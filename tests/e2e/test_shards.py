@@ -108,14 +108,15 @@ async def test_two_shards_split_the_work_and_three_take_it_over(
             for a in agents
         )
 
-    def swept_by_all() -> bool:
-        return {shard_in(c.user_agent) for c in sweeps(sim, since)} >= {f"{i}-of-3" for i in range(3)}
+    def swept_by_all(times: int) -> bool:
+        counts = Counter(shard_in(c.user_agent) for c in sweeps(sim, since))
+        return all(counts[f"{i}-of-3"] >= times for i in range(3))
 
     await wait_for(handed_over, timeout=30, what="each agent holding its new shard's finalizer alone")
+    # two list sweeps by each new shard: what the first handed back was reconciled before the second
     await wait_for(
-        lambda: asyncio.sleep(0, swept_by_all()), timeout=30, what="a list sweep by each new shard"
+        lambda: asyncio.sleep(0, swept_by_all(2)), timeout=30, what="two list sweeps by each new shard"
     )
-    await asyncio.sleep(1.5)  # what each sweep handed back is reconciled meanwhile
     settled = {
         a["metadata"]["name"]: a["metadata"]["resourceVersion"] for a in await k.list_agents("default")
     }
@@ -125,7 +126,10 @@ async def test_two_shards_split_the_work_and_three_take_it_over(
     # each agent written by its new shard alone (its finalizer added, the old layout's removed)
     assert writers(kube) == {name: {f"{owner[name]}-of-3"} for name in NAMES}
     assert all(len(shards) == 1 for shards in callers(sim, since).values())
-    await asyncio.sleep(2)  # and nothing more happens: no finalizer flapping between shards
+    # and nothing more happens over two more sweeps of each: no finalizer flapping between shards
+    await wait_for(
+        lambda: asyncio.sleep(0, swept_by_all(4)), timeout=30, what="two more list sweeps by each shard"
+    )
     assert {
         a["metadata"]["name"]: a["metadata"]["resourceVersion"] for a in await k.list_agents("default")
     } == settled
@@ -189,16 +193,17 @@ async def test_two_layouts_running_side_by_side_never_both_act(
     since = sim.last_seq
     kube.reset_counters()
     three = await start_shards(start_operator, kube, tmp_path, 3, *LEASE)
-    for op in three:
-        await wait_for(
-            lambda op=op: asyncio.sleep(0, "held by shards=2" in op.logs()),
-            timeout=30,
-            what="the new layout waiting for the lease",
-        )
+
+    async def all_waiting() -> bool:
+        return all("held by shards=2" in op.logs() for op in three)
+
+    await wait_for(all_waiting, timeout=30, what="the new layout waiting for the lease")
     await k.create_agent("default", "bot-window", SPEC)
     await wait_ready(k, "default", "bot-window", timeout=30)
     # (the new layout's only calls: its readiness probe, one listing of one object)
-    acting = [c for c in sim.calls(since=since) if c.agent is not None or c.is_write or "limit=1" not in c.query]
+    acting = [
+        c for c in sim.calls(since=since) if c.agent is not None or c.is_write or "limit=1" not in c.query
+    ]
     assert {shard_in(c.user_agent) for c in acting} <= {"0-of-2", "1-of-2"}
     assert not any(user.endswith("-of-3") for (_, _, _, user) in kube.object_writers)
     window = await k.get_agent("default", "bot-window") or {}

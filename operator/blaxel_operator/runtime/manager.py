@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import signal
 import sys
 import time
 from collections.abc import Mapping
@@ -84,7 +85,6 @@ class Runtime:
         self.kube = KubeApi(self.kube_login)
         self.finalizer = config.finalizer
         self.handover = Handover(config, self.kube, self.delete, self.lease_acquired, self.superseded)
-        self.stop = asyncio.Event()  # set: the operator stops (Kopf's stop flag)
         self.exit_code = 0
         self.states: dict[Key, ObjectState] = {}
         self.index = ReferenceIndex(wake=lambda key: self.queue.add(key, 0))
@@ -289,7 +289,9 @@ class Runtime:
             self.config.shard_count,
         )
         self.exit_code = 1
-        self.stop.set()
+        # through Kopf's SIGTERM handler: a graceful stop (its stop_flag would leave a waiter task
+        # behind that holds the exit for seconds)
+        signal.raise_signal(signal.SIGTERM)
 
     async def close(self) -> None:
         # Kopf waits for every task of the loop on shutdown: ours end here, not after its timeout.
