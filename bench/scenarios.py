@@ -123,8 +123,9 @@ def kube_writes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]
 
 
 def call_kind(call: dict[str, Any]) -> str:
-    """POST / PUT / DELETE / GET (one object) / LIST (a page of the collection)."""
-    if call["method"] == "GET" and call.get("agent") is None and call["path"].rstrip("/").endswith("/agents"):
+    """POST / PUT / DELETE / GET (one object) / LIST (a page of a collection: the sweeps, the readiness
+    probe's one-object listing)."""
+    if call["method"] == "GET" and call.get("agent") is None and not call.get("name"):
         return "LIST"
     return str(call["method"])
 
@@ -306,6 +307,7 @@ class RestartResult:
     peak_rss: int
     max_inflight_seen: int  # the most Blaxel calls in flight at once (from the call log)
     floor_peak_rss: int = 0  # the Kopf floor's, restarted at the same moment (0: not restarted)
+    single_gets: list[str] = dataclasses.field(default_factory=list)  # paths of the GETs of one object
 
 
 @dataclass
@@ -387,6 +389,7 @@ async def restart(
             peak_rss=sampler.series[new.proc.name].peak_rss,
             max_inflight_seen=inflight_max(to_steady),
             floor_peak_rss=sampler.series[sampled[-1].name].peak_rss if floor is not None else 0,
+            single_gets=[f"{c['path']}?{c.get('query') or ''}" for c in to_steady if call_kind(c) == "GET"],
         ),
         new,
     )

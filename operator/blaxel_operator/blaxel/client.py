@@ -15,6 +15,8 @@ import json as jsonlib
 import logging
 import random
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -308,6 +310,14 @@ def may_retry(method: str, exc: BlaxelError) -> bool:
     return exc.status in NOT_PROCESSED
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), or None."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme) or None
+
+
 def key_digest(api_key: str) -> str:
     """Names an API key in caches and logs without revealing it."""
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
@@ -354,6 +364,9 @@ class BlaxelApi:
         self.max_connections = max(1, max_inflight)
         self.headers = {"User-Agent": user_agent, "Blaxel-Version": api_version, "Accept": "application/json"}
         self._session: aiohttp.ClientSession | None = None
+        # HTTP(S)_PROXY / NO_PROXY, read once (aiohttp's trust_env would also read ~/.netrc, in a
+        # thread, on every request)
+        self.proxy = proxy_for(self.base_url)
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:  # made on first use, inside the running loop
@@ -361,7 +374,6 @@ class BlaxelApi:
                 headers=self.headers,
                 timeout=self.timeout,
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
-                trust_env=True,  # HTTP(S)_PROXY, NO_PROXY and .netrc, as other HTTP clients honour them
             )
         return self._session
 
@@ -440,7 +452,9 @@ class BlaxelApi:
         url = URL(self.base_url + path, encoded=True)
         if params:
             url = url.update_query({k: str(v) for k, v in params.items()})
-        async with self._http().request(method, url, headers=headers, json=json) as response:
+        async with self._http().request(
+            method, url, headers=headers, json=json, proxy=self.proxy
+        ) as response:
             content = await response.read()
             return Answer(response.status, response.reason or "", response.headers, content)
 

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 GroupKey = tuple[str, str, str]  # (Kubernetes kind, digest of the API key, workspace)
 PAGE = 200  # objects per list page (the client's page size)
+INTAKE_QUIET = 1.0  # seconds without a restored member joining: a restart's intake is over
 
 
 def digest(remote: Mapping[str, Any]) -> int:
@@ -190,16 +191,11 @@ class Sweeper:
             due = last + (min(settled_delay, fast_delay) if entry.watching else settled_delay)
             if entry.unobserved_since is not None:
                 # Members never swept (e.g. restored after a restart) wait seconds, not an interval: once
-                # none joined for the first-sweep delay (a restart's intake is over), or at the latest
-                # four such delays after the first of them, so that they share one sweep.
-                quiet = entry.unobserved_last + first_delay
-                due = min(
-                    due,
-                    max(
-                        entry.unobserved_since + first_delay,
-                        min(quiet, entry.unobserved_since + 4 * first_delay),
-                    ),
-                )
+                # none joined for a moment (a restart's intake, one burst of watch events, is over), or
+                # at the latest four first-sweep delays after the first of them, so that they share one
+                # sweep.
+                quiet = entry.unobserved_last + min(first_delay, INTAKE_QUIET)
+                due = min(due, quiet, entry.unobserved_since + 4 * first_delay)
             wait = due - self.clock()
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
