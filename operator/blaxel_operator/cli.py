@@ -182,6 +182,11 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
     ):
         if value <= 0:
             raise CliError(f"{name} must be positive")
+    for namespace in args.namespace:
+        try:
+            kubenames.namespace(namespace)
+        except kubenames.InvalidName as exc:
+            raise CliError(f"--namespace: {exc}") from None
     creds_secret = None
     if args.credentials_secret:
         ns, _, name = args.credentials_secret.partition("/")

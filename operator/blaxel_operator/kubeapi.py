@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -164,6 +164,28 @@ class KubeApi:
             text = body[:300].decode(errors="replace")
             raise KubeError(status, f"patching finalizers of {namespace}/{name} failed: {text}")
         return True
+
+    async def list_pages(
+        self, group: str, version: str, plural: str, namespace: str | None = None, limit: int = 500
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every object of a custom resource (in `namespace`, or in all), a page of `limit` at a time."""
+        kubenames.subdomain(group, "API group")
+        kubenames.label(version, "API version")
+        kubenames.label(plural, "resource plural")
+        scope: tuple[str, ...] = () if namespace is None else ("namespaces", kubenames.namespace(namespace))
+        segments = ("apis", group, version, *scope, plural)
+        token = ""
+        while True:
+            params = {"limit": str(limit), **({"continue": token} if token else {})}
+            status, body = await self._request("GET", segments, params=params)
+            if status >= 400:
+                text = body[:300].decode(errors="replace")
+                raise KubeError(status, f"listing {plural} failed: {text}")
+            answer = json.loads(body)
+            yield [item for item in answer.get("items") or [] if isinstance(item, dict)]
+            token = str((answer.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return
 
     async def patch_status(
         self, group: str, version: str, plural: str, namespace: str, name: str, patch: Mapping[str, Any]

@@ -148,6 +148,20 @@ class Runtime:
                 spec = None  # reported by its reconcile
         self.index.observe(kind, key, body, spec)
 
+    async def prime(self) -> None:
+        """Record every object of every kind (of every shard) before the first event is handled, a page
+        at a time: references are then never resolved, nor deletions allowed, on a partial view."""
+        scopes: list[str | None] = [None] if self.config.all_namespaces else list(self.config.namespaces)
+        count = 0
+        for parts in self.parts.values():
+            kind = parts.kind
+            for namespace in scopes:
+                async for page in self.kube.list_pages(kind.group, kind.version, kind.plural, namespace):
+                    for body in page:
+                        self.observe(kind, body)
+                    count += len(page)
+        log.info("references recorded from %d objects", count)
+
     def forget(self, kind: Kind, body: Mapping[str, Any]) -> None:
         self.index.forget(key_of(kind.kind, body))
 
