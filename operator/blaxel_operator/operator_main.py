@@ -11,6 +11,7 @@ from .config import OperatorConfig
 from .handlers import register
 from .kinds.registry import KINDS
 from .logs import configure
+from .memtrim import keep_trimming
 from .serving import keep_readiness, start_metrics_server
 
 
@@ -22,6 +23,7 @@ async def run_operator(config: OperatorConfig) -> int:
     keeper = asyncio.create_task(
         keep_readiness(runtime.api, config.default_credentials, KINDS[0].api_collection)
     )
+    trimmer = asyncio.create_task(keep_trimming())
     try:
         await kopf.operator(
             registry=registry,
@@ -32,9 +34,10 @@ async def run_operator(config: OperatorConfig) -> int:
             liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None,
         )
     finally:
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+        for task in (keeper, trimmer):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if runner is not None:
             await runner.cleanup()
     return runtime.exit_code

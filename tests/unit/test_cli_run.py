@@ -41,6 +41,19 @@ def test_bad_credentials_secret_reference(capsys: pytest.CaptureFixture[str]) ->
     assert "NAMESPACE/NAME" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["-n", "team-*"], "--namespace"),
+        (["-A", "--shard-lease", "just-a-name"], "--shard-lease must be NAMESPACE/NAME"),
+        (["-A", "--shard-lease-seconds", "0"], "--shard-lease-seconds must be at least 1"),
+    ],
+)
+def test_bad_scope_and_lease_options(argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", *argv]) == 2
+    assert words in capsys.readouterr().err
+
+
 def test_help_lists_the_interface(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["run", "--help"])
@@ -55,5 +68,6 @@ def test_help_lists_the_interface(capsys: pytest.CaptureFixture[str]) -> None:
         "--rate-limit",
         "--metrics-port",
         "--log-format",
+        "--shard-lease",
     ):
         assert flag in out
