@@ -21,7 +21,7 @@ from ..core.decide import FINALIZER
 from ..core.events import Event
 from ..core.status import iso
 from ..kinds.base import Kind
-from ..kubeapi import KubeApi
+from ..kubeapi import KubeApi, KubeError
 from ..kubelogin import KubeLogin
 from .deleter import Deleter, Deletion
 from .gauges import forget
@@ -156,10 +156,17 @@ class Runtime:
         for parts in self.parts.values():
             kind = parts.kind
             for namespace in scopes:
-                async for page in self.kube.list_pages(kind.group, kind.version, kind.plural, namespace):
-                    for body in page:
-                        self.observe(kind, body)
-                    count += len(page)
+                try:
+                    async for page in self.kube.list_pages(kind.group, kind.version, kind.plural, namespace):
+                        for body in page:
+                            self.observe(kind, body)
+                        count += len(page)
+                except KubeError as exc:
+                    if exc.status != 404:
+                        raise
+                    # its CRD is not installed: Kopf does not watch it either
+                    log.info("%s are not served by this cluster: none to record", kind.plural)
+                    break
         log.info("references recorded from %d objects", count)
 
     def forget(self, kind: Kind, body: Mapping[str, Any]) -> None:
