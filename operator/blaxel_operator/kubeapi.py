@@ -78,6 +78,16 @@ def api_url(base: str, *segments: str) -> URL:
     return URL(base + path, encoded=True)
 
 
+def answer(status: int, body: bytes, absent: tuple[int, ...], what: str) -> dict[str, Any] | None:
+    """A JSON object answer; None for a status in `absent`; a KubeError (its text cut short) for others."""
+    if status in absent:
+        return None
+    if status >= 400:
+        raise KubeError(status, f"{what} failed: {body[:300].decode(errors='replace')}")
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
 def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """RFC 7386 merge patch turning `old` into `new` (nulls delete keys; lists are replaced)."""
     patch: dict[str, Any] = {}
@@ -178,12 +188,9 @@ class KubeApi:
         while True:
             params = {"limit": str(limit), **({"continue": token} if token else {})}
             status, body = await self._request("GET", segments, params=params)
-            if status >= 400:
-                text = body[:300].decode(errors="replace")
-                raise KubeError(status, f"listing {plural} failed: {text}")
-            answer = json.loads(body)
-            yield [item for item in answer.get("items") or [] if isinstance(item, dict)]
-            token = str((answer.get("metadata") or {}).get("continue") or "")
+            listing = answer(status, body, (), f"listing {plural}") or {}
+            yield [item for item in listing.get("items") or [] if isinstance(item, dict)]
+            token = str((listing.get("metadata") or {}).get("continue") or "")
             if not token:
                 return
 
@@ -205,13 +212,7 @@ class KubeApi:
             json={"status": patch},
             headers={"Content-Type": "application/merge-patch+json"},
         )
-        if status == 404:
-            return None
-        if status >= 400:
-            text = body[:300].decode(errors="replace")
-            raise KubeError(status, f"patching status of {namespace}/{name} failed: {text}")
-        result: dict[str, Any] = json.loads(body)
-        return result
+        return answer(status, body, (404,), f"patching status of {namespace}/{name}")
 
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A coordination.k8s.io/v1 Lease, or None when there is none."""
@@ -219,13 +220,7 @@ class KubeApi:
         kubenames.object_name(name)
         segments = ("apis", "coordination.k8s.io", "v1", "namespaces", namespace, "leases", name)
         status, body = await self._request("GET", segments)
-        if status == 404:
-            return None
-        if status >= 400:
-            text = body[:300].decode(errors="replace")
-            raise KubeError(status, f"reading Lease {namespace}/{name} failed: {text}")
-        result: dict[str, Any] = json.loads(body)
-        return result
+        return answer(status, body, (404,), f"reading Lease {namespace}/{name}")
 
     async def write_lease(self, namespace: str, lease: Mapping[str, Any]) -> dict[str, Any] | None:
         """Create the Lease (no resourceVersion) or replace it (its resourceVersion must still be the
@@ -238,13 +233,7 @@ class KubeApi:
         if replacing:
             segments += (name,)
         status, body = await self._request("PUT" if replacing else "POST", segments, json=dict(lease))
-        if status == 409:
-            return None
-        if status >= 400:
-            text = body[:300].decode(errors="replace")
-            raise KubeError(status, f"writing Lease {namespace}/{name} failed: {text}")
-        result: dict[str, Any] = json.loads(body)
-        return result
+        return answer(status, body, (409,), f"writing Lease {namespace}/{name}")
 
     async def _request(
         self,

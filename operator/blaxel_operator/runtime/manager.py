@@ -21,13 +21,14 @@ from ..core.decide import FINALIZER
 from ..core.events import Event
 from ..core.status import iso
 from ..kinds.base import Kind
-from ..kubeapi import KubeApi, KubeError
+from ..kubeapi import KubeApi
 from ..kubelogin import KubeLogin
 from .deleter import Deleter, Deletion
 from .gauges import forget
 from .handover import LEASE_RECHECK, Handover
 from .inputs import InputProblem, InputResolver, parse
 from .membership import Membership
+from .priming import list_every_object
 from .queue import WorkQueue
 from .reconciler import Reconciler, utcnow
 from .refs import UNCHANGED, ReferenceIndex
@@ -149,24 +150,11 @@ class Runtime:
         self.index.observe(kind, key, body, spec)
 
     async def prime(self) -> None:
-        """Record every object of every kind (of every shard) before the first event is handled, a page
-        at a time: references are then never resolved, nor deletions allowed, on a partial view."""
+        """Record every object of every kind (of every shard) before the first event is handled:
+        references are then never resolved, nor deletions allowed, on a partial view."""
         scopes: list[str | None] = [None] if self.config.all_namespaces else list(self.config.namespaces)
-        count = 0
-        for parts in self.parts.values():
-            kind = parts.kind
-            for namespace in scopes:
-                try:
-                    async for page in self.kube.list_pages(kind.group, kind.version, kind.plural, namespace):
-                        for body in page:
-                            self.observe(kind, body)
-                        count += len(page)
-                except KubeError as exc:
-                    if exc.status != 404:
-                        raise
-                    # its CRD is not installed: Kopf does not watch it either
-                    log.info("%s are not served by this cluster: none to record", kind.plural)
-                    break
+        kinds = [parts.kind for parts in self.parts.values()]
+        count = await list_every_object(self.kube, kinds, scopes, self.observe)
         log.info("references recorded from %d objects", count)
 
     def forget(self, kind: Kind, body: Mapping[str, Any]) -> None:
