@@ -86,7 +86,11 @@ class LayoutLease:
 
     async def _loop(self) -> None:
         while True:
-            delay = await self.step()
+            try:
+                delay = await self.step()
+            except Exception:  # whatever it was, the lease is looked at again: never left unrenewed
+                log.exception("shard layout lease %s/%s: unexpected error", self.namespace, self.name)
+                delay = RETRY
             await asyncio.sleep(delay)
 
     async def step(self) -> float:
