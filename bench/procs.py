@@ -312,10 +312,12 @@ def start_operator(
     name: str = "operator",
     extra: Sequence[str] = (),
     rate_limit: float | None = None,
+    command: Sequence[str] | None = None,
 ) -> Operator:
+    """`blaxel-operator run` (or `command`, e.g. the operator under tracemalloc, with the same arguments)."""
     metrics_port, health_port = free_port(), free_port()
     argv = [
-        *operator_command(),
+        *(operator_command() if command is None else command),
         "run",
         "--all-namespaces",
         "--poll-interval",

@@ -395,6 +395,23 @@ async def restart(
     )
 
 
+def footprint_of(
+    sampler: Sampler, name: str, before: tuple[float, int], cpu_end: float, t0: float, stride: int
+) -> Footprint:
+    """A process's footprint from its samples: CPU and RSS since `before` (its CPU seconds and RSS at the
+    apply), the RSS series every `stride` samples, in seconds since the apply at `t0`."""
+    series = sampler.series[name]
+    cpu_before, rss_before = before
+    return Footprint(
+        cpu_total=cpu_end,
+        cpu_work=cpu_end - cpu_before,
+        peak_rss=series.peak_rss,
+        rss_before=rss_before,
+        rss_end=series.last_rss,
+        rss_series=[(round(t - (t0 - sampler.t0), 2), rss) for t, rss, _ in series.samples[::stride]],
+    )
+
+
 async def footprint_run(
     params: Params, rep: int, workdir: Path, with_restart: bool = True
 ) -> FootprintResult:
@@ -440,16 +457,7 @@ async def footprint_run(
         stop(started)
 
     def footprint(proc: Managed) -> Footprint:
-        series = sampler.series[proc.name]
-        cpu_before, rss_before = before[proc.name]
-        return Footprint(
-            cpu_total=end[proc.name],
-            cpu_work=end[proc.name] - cpu_before,
-            peak_rss=series.peak_rss,
-            rss_before=rss_before,
-            rss_end=series.last_rss,
-            rss_series=[(round(t - (t0 - sampler.t0), 2), rss) for t, rss, _ in series.samples[::5]],
-        )
+        return footprint_of(sampler, proc.name, before[proc.name], end[proc.name], t0, stride=5)
 
     wall = t_ready - t0
     return FootprintResult(
@@ -643,16 +651,7 @@ async def scale_run(params: Params, n: int, workdir: Path, idle_polls: int = 2) 
         stop(started)
 
     def footprint(proc: Managed) -> Footprint:
-        series = sampler.series[proc.name]
-        cpu_before, rss_before = before[proc.name]
-        return Footprint(
-            cpu_total=end[proc.name],
-            cpu_work=end[proc.name] - cpu_before,
-            peak_rss=series.peak_rss,
-            rss_before=rss_before,
-            rss_end=series.last_rss,
-            rss_series=[(round(t - (t0 - sampler.t0), 2), rss) for t, rss, _ in series.samples[::4]],
-        )
+        return footprint_of(sampler, proc.name, before[proc.name], end[proc.name], t0, stride=4)
 
     converging = [c for c in calls if int(c["seq"]) <= seq1]
     w = write_counts(counters1) - write_counts(counters0)
@@ -764,7 +763,7 @@ async def memory_run(params: Params, n: int, workdir: Path, frames: int = 12) ->
     import signal
     import sys
 
-    from procs import BENCH, SIM_KEY, SIM_WORKSPACE, free_port, python_env, user_kubeconfig
+    from procs import BENCH
 
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     # a long poll interval: no list sweep (a page in hand) blurs what is kept at rest
@@ -776,42 +775,16 @@ async def memory_run(params: Params, n: int, workdir: Path, frames: int = 12) ->
     try:
         sim = start_simulator(workdir, latency=params.latency, step=params.footprint_step, seed=400)
         started.append(sim.proc)
-        metrics_port, health_port = free_port(), free_port()
-        argv = [
-            sys.executable,
-            str(BENCH / "traced.py"),
-            str(workdir / "snap"),
-            str(frames),
-            "run",
-            "--all-namespaces",
-            "--poll-interval",
-            str(settings.poll_interval),
-            "--deploy-poll-interval",
-            str(settings.deploy_poll_interval),
-            "--max-inflight",
-            str(settings.max_inflight),
-            "--rate-limit",
-            "0",
-            "--metrics-port",
-            str(metrics_port),
-            "--health-port",
-            str(health_port),
-        ]
-        extra = (
-            {"PYTHONPATH": os.environ["BENCH_OPERATOR_PYTHONPATH"]}
-            if "BENCH_OPERATOR_PYTHONPATH" in os.environ
-            else {}
+        traced = start_operator(
+            workdir,
+            kube,
+            sim,
+            settings,
+            name="operator-traced",
+            rate_limit=0,
+            command=[sys.executable, str(BENCH / "traced.py"), str(workdir / "snap"), str(frames)],
         )
-        env = python_env(
-            {
-                **extra,
-                "KUBECONFIG": str(user_kubeconfig(kube, "traced")),
-                "BL_API_URL": sim.url,
-                "BL_API_KEY": SIM_KEY,
-                "BL_WORKSPACE": SIM_WORKSPACE,
-            }
-        )
-        op = Managed("operator-traced", argv, workdir / "operator-traced.log", env).start()
+        op, health_port = traced.proc, traced.health_port
         started.append(op)
         await asyncio.to_thread(wait_healthy, op, health_port, 180)
         count = 0

@@ -168,12 +168,8 @@ class KubeApi:
         ]
         headers = {"Content-Type": "application/json-patch+json"}
         status, body = await self._request("PATCH", segments, json=patch, headers=headers)
-        if status in (404, 409, 422):
-            return False
-        if status >= 400:
-            text = body[:300].decode(errors="replace")
-            raise KubeError(status, f"patching finalizers of {namespace}/{name} failed: {text}")
-        return True
+        # 409/422: the `test` failed (the finalizers changed meanwhile); 404: the object is gone
+        return answer(status, body, (404, 409, 422), f"patching finalizers of {namespace}/{name}") is not None
 
     async def list_pages(
         self, group: str, version: str, plural: str, namespace: str | None = None, limit: int = 500
