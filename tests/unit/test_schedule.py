@@ -67,3 +67,10 @@ def test_problems_that_wait_for_a_change_are_not_retried(problem: Problem) -> No
     pacing = Pacing()
     step(pacing, problem=problem)
     assert pacing.failures == 0
+
+
+@pytest.mark.parametrize("phase", [Phase.READY, Phase.PROGRESSING, None])
+def test_a_remote_name_owned_by_another_is_never_swept_for_this_object(phase: Phase | None) -> None:
+    """A list sweep follows each remote name for one object: its owner. A resource refused because the
+    name belongs to another must not take the owner's place in the sweep (the owner would go unobserved)."""
+    assert step(Pacing(), problem=Problem.ALREADY_EXISTS, phase=phase) == (600.0, False)

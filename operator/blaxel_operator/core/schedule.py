@@ -57,6 +57,11 @@ def next_delay(
         pacing.in_rhythm = False
         return Next(backoff.delay(problem, pacing.failures, retry_after, jitter=jitter), settled=False)
     pacing.failures = 0
+    if problem is Problem.ALREADY_EXISTS:
+        # The remote name is another resource's (or another owner's): the list sweeps observe that
+        # name for its owner, this one is looked at alone, once per interval.
+        pacing.in_rhythm = False
+        return Next(intervals.poll, settled=False)
     if phase is not None and not phase.settled:
         pacing.in_rhythm = False
         if pacing.transitional != remote_status:
