@@ -71,6 +71,14 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="re-read objects while Blaxel deploys them (default %(default)s)",
     )
     p.add_argument(
+        "--status-progress-interval",
+        type=float,
+        default=DEFAULTS.status_progress_interval,
+        metavar="SECONDS",
+        help="show a deployment's progress (Blaxel's status and events) in the resource's status at most "
+        "this often; condition changes are written at once; 0 writes every change (default %(default)s)",
+    )
+    p.add_argument(
         "--cluster-id",
         default=os.environ.get("BLAXEL_OPERATOR_CLUSTER_ID", DEFAULTS.cluster_id),
         help="identifies this cluster in the owner labels of remote agents "
@@ -182,6 +190,8 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
     ):
         if value <= 0:
             raise CliError(f"{name} must be positive")
+    if args.status_progress_interval < 0:
+        raise CliError("--status-progress-interval must be 0 or more")
     for namespace in args.namespace:
         try:
             kubenames.namespace(namespace)
@@ -224,6 +234,7 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         all_namespaces=bool(args.all_namespaces),
         poll_interval=args.poll_interval,
         deploy_poll_interval=args.deploy_poll_interval,
+        status_progress_interval=args.status_progress_interval,
         cluster_id=args.cluster_id,
         max_inflight=args.max_inflight,
         rate_limit=args.rate_limit,

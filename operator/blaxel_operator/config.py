@@ -79,6 +79,9 @@ class OperatorConfig:
     all_namespaces: bool = False
     poll_interval: float = 600.0
     deploy_poll_interval: float = 5.0
+    # a deployment's progress (Blaxel's status, its events) is written at most this often; condition
+    # changes (Ready, Synced, ...) at once
+    status_progress_interval: float = 10.0
     cluster_id: str = "default"
     max_inflight: int = DEFAULT_MAX_INFLIGHT
     rate_limit: float = DEFAULT_RATE_LIMIT

@@ -127,6 +127,7 @@ Argument: dict "root" "shard" "shards" (a shard's flags, and its own peering nam
 {{- end }}
 - --poll-interval={{ .Values.operator.pollInterval }}
 - --deploy-poll-interval={{ .Values.operator.deployPollInterval }}
+- --status-progress-interval={{ .Values.operator.statusProgressInterval }}
 - --max-inflight={{ .Values.operator.maxInflight }}
 - --rate-limit={{ .Values.operator.rateLimit }}
 - --rate-burst={{ .Values.operator.rateBurst }}

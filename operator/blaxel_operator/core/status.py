@@ -279,3 +279,31 @@ def status_for(outcome: Outcome, previous: Mapping[str, Any]) -> dict[str, Any]:
     else:
         new["lastSyncTime"] = previous["lastSyncTime"]
     return new
+
+
+def _without_progress(status: Mapping[str, Any]) -> dict[str, Any]:
+    """A status without what a deployment's progress moves: Blaxel's status and events, the conditions'
+    messages ("agent a is BUILDING"), the sync time."""
+    out = {k: v for k, v in status.items() if k != "lastSyncTime"}
+    at = out.get("atProvider")
+    if isinstance(at, Mapping):
+        out["atProvider"] = {k: v for k, v in at.items() if k not in ("status", "events")}
+    out["conditions"] = [
+        {k: v for k, v in c.items() if k != "message"} if isinstance(c, Mapping) else c
+        for c in out.get("conditions") or []
+    ]
+    return out
+
+
+def status_write_due(
+    previous: Mapping[str, Any], new: Mapping[str, Any], since_write: float | None, interval: float
+) -> bool:
+    """Whether a new status is written now. A change that only shows a deployment's progress (every
+    condition keeps its status and reason) waits until `interval` seconds have passed since this
+    process last wrote the object's status: a fast deployment costs one write, not one per phase (each
+    write is a watch event for every watcher). `since_write` is None when nothing was written lately."""
+    if dict(new) == dict(previous):
+        return False
+    if interval <= 0 or since_write is None or since_write >= interval:
+        return True
+    return _without_progress(previous) != _without_progress(new)

@@ -33,7 +33,7 @@ from .queue import WorkQueue
 from .reconciler import Reconciler, utcnow
 from .refs import UNCHANGED, ReferenceIndex
 from .state import OBSERVE, Key, ObjectState, compact, key_of, pack, trigger_of, unpack
-from .status_writer import StatusWriter, previous_status
+from .status_writer import StatusWriter, Written, previous_status
 from .sweep import Sweeper
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class Runtime:
     def _parts(self, kind: Kind) -> KindParts:
         external = ExternalClient(self.api, kind.api_collection)
         inputs = InputResolver(kind, self.config, self, self.index, self.api)
-        status = StatusWriter(kind, self)
+        status = StatusWriter(kind, self, self.config.status_progress_interval)
         reconciler = Reconciler(kind, self.config, inputs, external, status, self.post_event)
         deleter = Deleter(kind, self.config, inputs, external, self.post_event, self.index.users_of)
         return KindParts(kind, external, inputs, reconciler, deleter, status)
@@ -279,7 +279,7 @@ class Runtime:
             now=iso(utcnow()),
         )
         new = {**previous, "conditions": conditions}
-        if await parts.status.write(body, state, previous, new):
+        if await parts.status.write(body, state, previous, new) is Written.WRITTEN:
             self.post_event(body, Event("Warning", "InUse", message))
 
     # ---- the shard layout lease ---------------------------------------------------------------------

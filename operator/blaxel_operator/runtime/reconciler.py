@@ -37,7 +37,7 @@ from .converge import Converged, Converger
 from .gauges import count_backoff, count_status
 from .inputs import InputProblem, InputResolver, Resolved
 from .state import OBSERVE, ObjectState
-from .status_writer import StatusWriter, previous_status
+from .status_writer import StatusWriter, Written, previous_status
 from .sweep import digest
 
 log = logging.getLogger(__name__)
@@ -136,12 +136,15 @@ class Reconciler:
         static = resolved is not None and not resolved.reads_secrets
         if seen is not None and self.kind.list_shape is not None:
             seen = self.kind.list_shape(seen)  # what a sweep will compare it with
-        state.digest = digest(seen) if seen is not None and static else None
         count_backoff(state, result.problem.value if result.problem and result.problem.retried else None)
         new_status = status_for(outcome, previous)
-        await self.status.write(body, state, previous, new_status)
+        written = await self.status.write(body, state, previous, new_status)
+        # progress not shown yet: the next sweep hands the object over even if the remote stays as is
+        deferred = written is Written.DEFERRED
+        state.digest = digest(seen) if seen is not None and static and not deferred else None
         count_status(self.kind.kind, state, str((new_status.get("atProvider") or {}).get("status") or "NONE"))
-        for event in [*result.events, *events_for_status(previous, new_status)]:
+        shown = previous if deferred else new_status  # Events say what the status shows
+        for event in [*result.events, *events_for_status(previous, shown)]:
             self.post_event(body, event)
         RECONCILES.labels(self.kind.kind, (result.problem.value if result.problem else "success")).inc()
         return pacing

@@ -119,6 +119,7 @@ class ObjectState:
     trigger: tuple[Any, ...] | None = None
     pacing: Pacing = field(default_factory=Pacing)
     status_cache: bytes | None = None  # what we last wrote (packed), until the watch delivers it
+    status_written_at: float = 0.0  # when we last wrote it (monotonic), while it shows progress
     delete_requested: bool = False  # DELETE sent; the remote's 404 then means "deleted"
     last_credentials: Credentials | None = None  # to delete even once the credentials Secret is gone
     counted_status: str | None = None  # the remote status this object is counted under (metrics)

@@ -1,11 +1,16 @@
-"""Write a resource's status only when it changed, and remember what was written until the watch
-delivers it (the operator is the status's only writer: what it last wrote is the truth)."""
+"""Write a resource's status only when it changed (a deployment's progress at most once per interval),
+and remember what was written until the watch delivers it (the operator is the status's only writer:
+what it last wrote is the truth)."""
 
 from __future__ import annotations
 
+import enum
+import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from ..core.conditions import RECONCILING, find
+from ..core.status import status_write_due
 from ..kinds.base import Kind
 from ..kubeapi import merge_patch
 from ..metrics import KUBE_WRITES
@@ -29,10 +34,17 @@ def previous_status(body: Mapping[str, Any], state: ObjectState) -> dict[str, An
     return observed
 
 
+class Written(enum.Enum):
+    UNCHANGED = "unchanged"
+    WRITTEN = "written"
+    DEFERRED = "deferred"  # only progress moved, and it was shown lately: a later reconcile writes it
+
+
 class StatusWriter:
-    def __init__(self, kind: Kind, patcher: StatusPatcher) -> None:
+    def __init__(self, kind: Kind, patcher: StatusPatcher, progress_interval: float = 0.0) -> None:
         self.kind = kind
         self.patcher = patcher
+        self.progress_interval = progress_interval
 
     async def write(
         self,
@@ -40,10 +52,13 @@ class StatusWriter:
         state: ObjectState,
         previous: Mapping[str, Any],
         new: Mapping[str, Any],
-    ) -> bool:
-        """Patch the difference; returns whether anything was written."""
-        if dict(new) == dict(previous):
-            return False  # an idle poll costs no Kubernetes write
+    ) -> Written:
+        """Patch the difference, unless there is none (an idle poll costs no Kubernetes write) or it
+        only shows progress that was shown less than the progress interval ago."""
+        now = time.monotonic()
+        since = now - state.status_written_at if state.status_written_at else None
+        if not status_write_due(previous, new, since, self.progress_interval):
+            return Written.UNCHANGED if dict(new) == dict(previous) else Written.DEFERRED
         meta = body.get("metadata") or {}
         result = await self.patcher.patch_status(
             self.kind.group,
@@ -56,4 +71,6 @@ class StatusWriter:
         KUBE_WRITES.labels(self.kind.kind).inc()
         if result is not None:
             state.status_cache = pack(result.get("status") or {})
-        return True
+        # remembered while in progress only (where it matters): settled objects keep no float each
+        state.status_written_at = now if find(new.get("conditions") or [], RECONCILING) else 0.0
+        return Written.WRITTEN
