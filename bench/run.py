@@ -61,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--shard-agents", type=int, default=2000, help="resources of the shard runs (default 2000)"
     )
     p.add_argument("--shards", type=int, default=2, help="shards of the shard run (default 2)")
+    p.add_argument(
+        "--shard-latency",
+        type=float,
+        default=0.5,
+        help="L of the second shard pair, where the API rather than the machine bounds a shard (0.5 s; 0: none)",
+    )
     p.add_argument("--memory-agents", type=int, default=200, help="resources of the tracemalloc run")
     p.add_argument("--latency", type=float, default=0.05, help="simulated Blaxel latency L (default 0.05 s)")
     p.add_argument("--step", type=float, default=1.0, help="simulated deployment step (3 per deploy; 1 s)")
@@ -98,6 +104,7 @@ def params_of(args: argparse.Namespace) -> Params:
         shard_agents=args.shard_agents,
         shards=args.shards,
         latency=args.latency,
+        shard_latency=args.shard_latency,
         step=args.step,
         footprint_step=args.footprint_step,
         idle_polls=args.idle_polls,
@@ -156,6 +163,22 @@ async def bench(args: argparse.Namespace, out: Path) -> Summary:
             ),
             (f"1 shard on {half}", 0, False, lambda: shard_run(params, 1, half, out / "shard-1-share")),
         ]
+        slow = params.shard_latency
+        if slow > 0:
+            plan += [
+                (
+                    f"{params.shards} shards on {n2}, L = {slow} s",
+                    0,
+                    False,
+                    lambda: shard_run(params, params.shards, n2, out / "shards-slow", slow),
+                ),
+                (
+                    f"1 shard on {half}, L = {slow} s",
+                    0,
+                    False,
+                    lambda: shard_run(params, 1, half, out / "shard-1-share-slow", slow),
+                ),
+            ]
     if not args.skip_memory:
         plan.append(
             ("memory (tracemalloc)", 0, False, lambda: memory_run(params, args.memory_agents, out / "memory"))

@@ -215,8 +215,10 @@ def why(s: Summary) -> list[str]:
         ]
     if "e" in targets:
         out += [
-            "**(e) Shards.** Two shards share the same 2 cores with the emulator and the simulator; each is "
-            "CPU-bound as in (a), so twice the shards is not twice the CPU.",
+            "**(e) Shards.** At L = 50 ms two shards share the same 2 cores with the emulator and the "
+            "simulator; each is CPU-bound as in (a), so twice the shards is not twice the CPU (the CPU shares "
+            "are in (e)). Where a shard is bound by its calls in flight rather than by the machine (the run at "
+            "the longer L), the pair is compared there too.",
             "",
         ]
     if len(out) == 2:
