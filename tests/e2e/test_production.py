@@ -119,6 +119,24 @@ async def test_two_namespaces_naming_one_agent_have_exactly_one_owner(
     assert (await wait_ready(k, "team-a", "bot"))["status"]["atProvider"]["status"] == "DEPLOYED"
 
 
+async def test_the_name_passes_to_the_other_namespace_once_its_owner_is_deleted(
+    k: KubeClient, sim: BlaxelSimulator, start_operator: StartOperator
+) -> None:
+    """The process remembers which resource claimed a remote name; a deleted resource's claim goes with
+    it, else the other one would stay refused until a restart."""
+    await k.ensure_namespace("team-a")
+    await k.ensure_namespace("team-b")
+    await start_operator()
+    await k.create_agent("team-a", "bot", {**SPEC, "agentName": "shared"})
+    await wait_ready(k, "team-a", "bot")
+    await k.create_agent("team-b", "bot", {**SPEC, "agentName": "shared"})
+    await wait_reason(k, "team-b", "bot", "AlreadyExists")
+    await k.delete_agent("team-a", "bot")
+    await wait_gone(k, "team-a", "bot")
+    await wait_ready(k, "team-b", "bot", timeout=POLL * 15)
+    assert (sim.get_agent("shared") or {})["metadata"]["labels"]["x-blaxel-operator-namespace"] == "team-b"
+
+
 async def test_pause_stops_writes_and_unpause_applies_changes(
     k: KubeClient, sim: BlaxelSimulator, start_operator: StartOperator
 ) -> None:

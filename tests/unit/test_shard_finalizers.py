@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from blaxel_operator.config import OperatorConfig
 from blaxel_operator.core.decide import FINALIZER, shard_finalizer, stale_finalizers
 from blaxel_operator.runtime.state import pack, trigger_of, unpack
@@ -36,3 +38,17 @@ def test_packed_bodies_come_back_as_they_were() -> None:
     }
     assert unpack(pack(body)) == body
     assert unpack(b"") == {}
+
+
+def test_common_triggers_are_one_tuple_and_annotated_ones_stay_apart() -> None:
+    """Thousands of settled objects share a handful of triggers: one tuple each, not one per object."""
+
+    def body(name: str, generation: int, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+        meta = {"name": name, "generation": generation, "finalizers": [FINALIZER]}
+        return {"metadata": {**meta, "annotations": annotations or {}}}
+
+    assert trigger_of(body("a", 1)) is trigger_of(body("b", 1))
+    assert trigger_of(body("a", 2)) is not trigger_of(body("b", 1))
+    asked = body("c", 1, {"blaxel.ai/reconcile-requested-at": "2026-12-02T00:00:00Z"})
+    assert trigger_of(asked) != trigger_of(body("b", 1))
+    assert trigger_of(body("d", 10**6)) == trigger_of(body("e", 10**6))  # equal, not kept for sharing

@@ -6,6 +6,7 @@ client's calls.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -48,9 +49,17 @@ class Converger:
         self.kind = kind
         self.config = config
         self.external = external
-        # (workspace, remote name) -> "namespace/name" of the resource that owns it in this process:
-        # guards objects adopted without a write (no owner labels yet) against a second claimant.
-        self.claims: dict[tuple[str, str], str] = {}
+        # workspace -> remote name -> "namespace/name" of the resource that owns it in this process:
+        # guards objects adopted without a write (no owner labels yet) against a second claimant. (By
+        # workspace, with interned names: no key tuple per object.)
+        self.claims: dict[str, dict[str, str]] = {}
+
+    def release(self, namespace: str, name: str, remote_name: str) -> None:
+        """The resource is gone from Kubernetes: its claim goes with it (else it stays for good)."""
+        me = f"{namespace}/{name}"
+        for claims in self.claims.values():
+            if claims.get(remote_name) == me:
+                del claims[remote_name]
 
     async def converge(
         self,
@@ -63,8 +72,8 @@ class Converger:
         desired, noun = resolved.desired, self.kind.noun
         meta = body.get("metadata") or {}
         me = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-        claim_key = (resolved.workspace or "", desired.name)
-        claimed = dec.claim_conflict(self.claims.get(claim_key), me, noun, desired.name)
+        claims = self.claims.setdefault(sys.intern(resolved.workspace or ""), {})
+        claimed = dec.claim_conflict(claims.get(desired.name), me, noun, desired.name)
         if claimed is not None:
             return Converged.failed(Problem.ALREADY_EXISTS, claimed.message)
         force = bool(policies.reconcile_requested) and policies.reconcile_requested != previous.get(
@@ -79,8 +88,8 @@ class Converger:
             remote, decision = None, dec.CREATE
         decision = dec.gate(decision, policies)
         result = await self.act(body, resolved, remote, decision, previous, policies, force)
-        if result.applied and result.problem is None:
-            self.claims[claim_key] = me
+        if result.applied and result.problem is None and claims.get(desired.name) != me:
+            claims[sys.intern(desired.name)] = sys.intern(me)
         return result
 
     def decide(

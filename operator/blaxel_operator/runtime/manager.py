@@ -184,6 +184,8 @@ class Runtime:
         if state is not None:
             self.membership.leave(state)
             forget(key[0], state)
+            if state.remote_name is not None:
+                self.parts[key[0]].reconciler.converger.release(key[1], key[2], state.remote_name)
 
     # ---- reconciles, scheduled by the queue and the sweeps -------------------------------------------
 

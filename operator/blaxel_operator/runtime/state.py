@@ -98,19 +98,31 @@ def unpack(packed: bytes) -> dict[str, Any]:
     return body
 
 
+# Triggers without any of our annotations, one tuple each: most objects share a handful of them (the
+# generation and three flags), and each would otherwise keep a tuple of its own. Bounded: a generation
+# in the thousands is not kept here.
+_SHARED_TRIGGERS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_SHARED_GENERATIONS = 64
+
+
 def trigger_of(body: Mapping[str, Any], finalizer: str = FINALIZER) -> tuple[Any, ...]:
     """What makes a reconcile due now: the spec (generation), our annotations, the arrival of the
     finalizer (this shard's) and of other layouts' ones; not status changes (our own writes)."""
     meta = body.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     finalizers = meta.get("finalizers") or []
-    return (
-        meta.get("generation"),
-        tuple(annotations.get(a) for a in WATCHED_ANNOTATIONS) if annotations else NO_ANNOTATIONS,
+    generation = meta.get("generation")
+    ours = tuple(annotations.get(a) for a in WATCHED_ANNOTATIONS) if annotations else NO_ANNOTATIONS
+    trigger = (
+        generation,
+        NO_ANNOTATIONS if ours == NO_ANNOTATIONS else ours,
         finalizer in finalizers,
         bool(meta.get("deletionTimestamp")),
         bool(stale_finalizers(finalizers, finalizer)),
     )
+    if trigger[1] is NO_ANNOTATIONS and isinstance(generation, int) and 0 < generation <= _SHARED_GENERATIONS:
+        return _SHARED_TRIGGERS.setdefault(trigger, trigger)
+    return trigger
 
 
 @dataclass(slots=True)
