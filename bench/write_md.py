@@ -198,11 +198,12 @@ def why(s: Summary) -> list[str]:
             "the bench and other users; it is busy throughout, and its calls wait for its event loop while the "
             "API sits partly idle. Per agent it does what the client skips: Kopf takes the object in and adds "
             f"the finalizer (a write, and a watch event back); the status is written {status:.1f} times (after "
-            "the POST, on each deployment phase a list page shows, at Ready) against the client's once; an "
-            "Event is posted; Kopf processes every resulting watch event (about 2 ms each in Kopf's own "
-            "machinery, which the do-nothing floor pays too). Closing the gap would take fewer watch events "
-            "per agent (no status write between the "
-            "POST and Ready, no Event), which would change what users see: the operator keeps them.",
+            "the POST, which users see as Synced and deploying, and at Ready; a deployment's progress at most "
+            "once per `--status-progress-interval`) against the client's once; an Event is posted; Kopf "
+            "processes every resulting watch event (about 2 ms each in Kopf's own machinery, which the "
+            "do-nothing floor pays too). Closing the rest of the gap would take fewer watch events per agent "
+            "(no status write between the POST and Ready, no Event), which would change what users see: the "
+            "operator keeps them.",
             "",
         ]
     if "c" in targets:
@@ -249,6 +250,12 @@ CHANGES = """## What changed in the runtime (this branch)
   readiness toggles woke every waiting object on each one listed (quadratic: a restart over 10,000 objects
   spent minutes of CPU).
 - Freed heap memory is handed back to the system every 10 s (glibc `malloc_trim`).
+- A deployment's progress (Blaxel's status and events moving while every condition keeps its status and
+  reason) is written at most once per `--status-progress-interval` (10 s); condition changes at once. A quick
+  deployment costs two status writes (after the POST, at Ready) instead of one per phase: each is a watch
+  event for the operator, the floor and every other watcher, and a write for the apiserver.
+- Claims on remote names are released with their resource; a resource refused because its remote name is
+  another's is looked at alone, never through the owner's entry in the list sweep.
 """
 
 
