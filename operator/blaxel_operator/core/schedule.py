@@ -35,6 +35,9 @@ class Next:
     # Blaxel is working on it (or it was just written) and the next look only observes it: when many
     # are in progress in one workspace, list pages can serve them too
     in_progress: bool = False
+    # a status held back (progress shown lately) is due in this many seconds: the object is looked at
+    # again by then even if list pages show no change
+    status_due: float | None = None
 
 
 def next_delay(

@@ -216,11 +216,11 @@ class Runtime:
         if state.remote_name and state.last_credentials is not None:
             if nxt.settled:
                 self.membership.join(parts.kind, parts.external, state, key)
-                return None
+                return nxt.status_due
             if nxt.in_progress:
                 # swept while enough are in progress; else observed alone, yet counted in its group
                 watched = self.membership.watch(parts.kind, parts.external, state, key)
-                return None if watched else nxt.delay
+                return nxt.status_due if watched else nxt.delay
         self.membership.leave(state)
         return nxt.delay
 

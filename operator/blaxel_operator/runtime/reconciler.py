@@ -12,6 +12,7 @@ import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,9 +140,10 @@ class Reconciler:
         count_backoff(state, result.problem.value if result.problem and result.problem.retried else None)
         new_status = status_for(outcome, previous)
         written = await self.status.write(body, state, previous, new_status)
-        # progress not shown yet: the next sweep hands the object over even if the remote stays as is
+        state.digest = digest(seen) if seen is not None and static else None
         deferred = written is Written.DEFERRED
-        state.digest = digest(seen) if seen is not None and static and not deferred else None
+        if deferred:  # looked at again when it is due, even if the remote stays as it is
+            pacing = replace(pacing, status_due=self.status.due_in(state))
         count_status(self.kind.kind, state, str((new_status.get("atProvider") or {}).get("status") or "NONE"))
         shown = previous if deferred else new_status  # Events say what the status shows
         for event in [*result.events, *events_for_status(previous, shown)]:

@@ -46,6 +46,10 @@ class StatusWriter:
         self.patcher = patcher
         self.progress_interval = progress_interval
 
+    def due_in(self, state: ObjectState) -> float:
+        """Seconds until a held-back progress status may be written."""
+        return max(0.0, self.progress_interval - (time.monotonic() - state.status_written_at))
+
     async def write(
         self,
         body: Mapping[str, Any],
