@@ -215,11 +215,17 @@ def why(s: Summary) -> list[str]:
             "",
         ]
     if "e" in targets:
+        p = s.params
+        many = s.shard(p.shards, p.shard_agents)
+        larger = max(many.posts_per_shard.values()) if many and many.posts_per_shard else p.shard_agents
         out += [
             "**(e) Shards.** At L = 50 ms two shards share the same 2 cores with the emulator and the "
             "simulator; each is CPU-bound as in (a), so twice the shards is not twice the CPU (the CPU shares "
             "are in (e)). Where a shard is bound by its calls in flight rather than by the machine (the run at "
-            "the longer L), the pair is compared there too.",
+            f"the longer L), two shards come close to twice one: the stable hash gives the larger shard "
+            f"{larger} of these {p.shard_agents} names (at most {p.shard_agents / larger:.2f}x), and each "
+            "shard's list sweeps page through the whole workspace, both shards' agents (twice the pages of the "
+            "one-shard run), so its agents' last observations come a little later.",
             "",
         ]
     if len(out) == 2:
