@@ -300,8 +300,8 @@ def status_write_due(
 ) -> bool:
     """Whether a new status is written now. A change that only shows a deployment's progress (every
     condition keeps its status and reason) waits until `interval` seconds have passed since this
-    process last wrote the object's status: a fast deployment costs one write, not one per phase (each
-    write is a watch event for every watcher). `since_write` is None when nothing was written lately."""
+    process last wrote the object's status: a fast deployment costs no write between the one after
+    Blaxel's write and Ready, rather than one per phase (each is a watch event for every watcher). `since_write` is None when nothing was written lately."""
     if dict(new) == dict(previous):
         return False
     if interval <= 0 or since_write is None or since_write >= interval:
