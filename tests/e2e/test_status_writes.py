@@ -40,7 +40,7 @@ async def deploy_all(k: KubeClient) -> None:
 
 
 async def test_a_quick_deployment_costs_two_status_writes(
-    k: KubeClient, kube: KubeEmulator, sim: BlaxelSimulator, start_operator: StartOperator
+    k: KubeClient, kube: KubeEmulator, start_operator: StartOperator
 ) -> None:
     """Each phase lasts 0.15 s, polled every 0.2 s: with the default interval (10 s) the status is
     written after the POST and at Ready, nothing in between."""

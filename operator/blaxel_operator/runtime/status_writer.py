@@ -59,10 +59,12 @@ class StatusWriter:
     ) -> Written:
         """Patch the difference, unless there is none (an idle poll costs no Kubernetes write) or it
         only shows progress that was shown less than the progress interval ago."""
+        if dict(new) == dict(previous):
+            return Written.UNCHANGED  # the common case (an idle poll): one comparison
         now = time.monotonic()
         since = now - state.status_written_at if state.status_written_at else None
         if not status_write_due(previous, new, since, self.progress_interval):
-            return Written.UNCHANGED if dict(new) == dict(previous) else Written.DEFERRED
+            return Written.DEFERRED
         meta = body.get("metadata") or {}
         result = await self.patcher.patch_status(
             self.kind.group,
